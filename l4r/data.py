@@ -1,0 +1,92 @@
+"""The prepared dataset folder that `l4r prep` writes and most stages read.
+
+Layout of DIR: items.jsonl, users.jsonl, train.jsonl, valid.jsonl, test.jsonl (interaction
+records, each user's train part in chronological order), stats.json.
+`Dataset` holds it in memory with dense integer indices for the models.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UsageError
+from .io import read_jsonl
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class Dataset:
+    items: dict[str, dict]
+    users: dict[str, dict]
+    train: dict[str, list[dict]]          # user -> chronological interactions
+    valid: dict[str, dict]                # user -> the one validation interaction
+    test: dict[str, dict]
+    stats: dict = field(default_factory=dict)
+    user_ids: list[str] = field(default_factory=list)
+    item_ids: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.user_ids:
+            self.user_ids = sorted(self.users | dict.fromkeys(self.train), key=natural)
+        if not self.item_ids:
+            self.item_ids = sorted(self.items, key=natural)
+        self.uidx = {u: i for i, u in enumerate(self.user_ids)}
+        self.iidx = {it: i for i, it in enumerate(self.item_ids)}
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def history(self, user: str, split: str) -> list[dict]:
+        """What the model may see when predicting `split` for `user` (train; + valid for test)."""
+        hist = list(self.train.get(user, []))
+        if split == "train":
+            return hist[:-1]
+        if split == "test" and user in self.valid:
+            hist.append(self.valid[user])
+        return hist
+
+    def target(self, user: str, split: str) -> dict | None:
+        if split == "train":
+            return self.train[user][-1] if self.train.get(user) else None
+        return (self.valid if split == "valid" else self.test).get(user)
+
+    def title(self, item: str) -> str:
+        rec = self.items.get(item)
+        return rec["title"] if rec else f"item {item}"
+
+    def n_interactions(self, user: str) -> int:
+        """N(u) of the paper's Eq. 5: the user's training interactions."""
+        return len(self.train.get(user, []))
+
+
+def natural(key: str):
+    """Sort ids numerically when they are numbers, else as text."""
+    return (0, int(key), "") if key.isdigit() else (1, 0, key)
+
+
+def load(folder) -> Dataset:
+    d = Path(folder)
+    if not (d / "train.jsonl").exists():
+        raise UsageError(f"{d}: not a prepared dataset folder (run `l4r prep --out {d}` first)")
+    items = {r["item"]: r for r in read_jsonl(d / "items.jsonl", "item")} if (d / "items.jsonl").exists() else {}
+    users = {r["user"]: r for r in read_jsonl(d / "users.jsonl", "user")} if (d / "users.jsonl").exists() else {}
+    train: dict[str, list[dict]] = {}
+    for r in read_jsonl(d / "train.jsonl", "interaction"):
+        train.setdefault(r["user"], []).append(r)
+    valid = {r["user"]: r for r in read_jsonl(d / "valid.jsonl", "interaction")}
+    test = {r["user"]: r for r in read_jsonl(d / "test.jsonl", "interaction")}
+    for recs in (train.values()):
+        for r in recs:
+            if r["item"] not in items:
+                items[r["item"]] = {"item": r["item"], "title": f"item {r['item']}"}
+    for r in list(valid.values()) + list(test.values()):
+        items.setdefault(r["item"], {"item": r["item"], "title": f"item {r['item']}"})
+    stats = json.loads((d / "stats.json").read_text()) if (d / "stats.json").exists() else {}
+    return Dataset(items, users, train, valid, test, stats)

@@ -1,0 +1,31 @@
+"""Readers that turn a dataset's original files into interaction, item and user records.
+
+Each reader is `read(folder) -> Raw` and lives in its own module; `READERS` names them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Raw:
+    interactions: list[dict]
+    items: list[dict]
+    users: list[dict]
+    skipped: dict[str, int] = field(default_factory=dict)   # reason -> count of dirty rows skipped
+
+
+READERS = {
+    "ml-100k": "l4r.datasets.ml100k",
+    "recbole": "l4r.datasets.recbole",
+}
+
+
+def reader(name: str):
+    import importlib
+
+    from ..errors import UsageError
+
+    if name not in READERS:
+        raise UsageError(f"unknown dataset {name!r}; known: {', '.join(READERS)}")
+    return importlib.import_module(READERS[name])
