@@ -58,3 +58,26 @@ def prep(dataset: str = typer.Option("ml-100k", help="ml-100k, ml-1m, bookcrossi
 
     stats = stage.run(dataset, raw or Path("data/raw") / dataset, out, offline, min_rating, core)
     write_jsonl("-", [stats])
+
+
+@app.command(epilog="Example: l4r backbone --model mf --data out/ml-100k/data --out out/ml-100k/mf")
+def backbone(model: str = typer.Option("mf", "--model", "-m", help="mf, lightgcn, mixgcf, sgl, sasrec, bert4rec, "
+                                       "cl4srec; deepfm, nfm, dcn, afm, xdeepfm, autoint"),
+             data: Path = DATA,
+             out: Path = typer.Option(..., "--out", "-o", help="folder for candidates.jsonl, embeddings.jsonl, model.pt"),
+             k: int = typer.Option(10, "--k", help="k': candidates kept per user"),
+             seed: int = typer.Option(0),
+             hp: list[str] = typer.Option([], "--hp", help="hyper-parameter key=value (repeatable), e.g. --hp dim=64"),
+             extra: Optional[Path] = typer.Option(None, help="augmentation file: triple records (direct), "
+                                                  "or attribute records (rating)"),
+             sequences: Optional[Path] = typer.Option(None, help="sequence records replacing training sequences"),
+             load: Optional[Path] = typer.Option(None, help="load this checkpoint instead of training"),
+             patience: int = typer.Option(10, help="early stopping: evaluations without validation gain")):
+    """Train a conventional recommender; write its candidates (top-k' per user and split) and user embeddings.
+
+    Reads a prepared dataset (+ optional triple / sequence / attribute records). Writes candidates,
+    embedding records, model.pt and meta.json into --out.
+    """
+    from .stages import backbone as stage
+
+    stage.run(model, data, out, k, seed, stage.parse_hp(hp), extra, sequences, load, patience)

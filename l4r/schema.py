@@ -26,6 +26,10 @@ SPECS: dict[str, dict[str, tuple[tuple, bool]]] = {
                    "model": (STR, False)},
     # a backbone's user representation, for the similar-user search
     "embedding": {"user": (STR, True), "vector": (LIST, True)},
+    # an LLM-ranked pair for direct data augmentation: the user prefers pos over neg (paper Eq. 3)
+    "triple": {"user": (STR, True), "pos": (STR, True), "neg": (STR, True)},
+    # a user's (augmented) training sequence for sequential data augmentation (paper 4.2.2)
+    "sequence": {"user": (STR, True), "items": (LIST, True)},
     # Alpaca-style instruction-tuning example
     "instruction": {"id": (STR, True), "task": (STR, True), "instruction": (STR, True), "input": (STR, True),
                     "output": (STR, True)},

@@ -1,0 +1,32 @@
+"""MF with BPR: Koren et al. 2009 (matrix factorisation), trained with Bayesian Personalized
+Ranking (Rendle et al. 2009): L = -sum log sigmoid(y_ui - y_uj) + lambda * ||params of the batch||^2.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class MF(nn.Module):
+    family = "direct"
+    defaults = {"dim": 64, "reg": 1e-4, "lr": 1e-3, "batch_size": 2048, "epochs": 200}
+
+    def __init__(self, data, dim: int = 64, reg: float = 1e-4, **_):
+        super().__init__()
+        self.reg = reg
+        self.user = nn.Embedding(data.n_users, dim)
+        self.item = nn.Embedding(data.n_items, dim)
+        nn.init.normal_(self.user.weight, std=0.1)
+        nn.init.normal_(self.item.weight, std=0.1)
+
+    def loss(self, users, pos, neg):
+        u, i, j = self.user(users), self.item(pos), self.item(neg[:, 0])
+        diff = (u * i).sum(-1) - (u * j).sum(-1)
+        reg = (u.pow(2).sum() + i.pow(2).sum() + j.pow(2).sum()) / len(users)
+        return -torch.nn.functional.logsigmoid(diff).mean() + self.reg * reg
+
+    def score(self, users, seqs=None):
+        return self.user(users) @ self.item.weight.T
+
+    def user_vectors(self, users, seqs=None):
+        return self.user(users)

@@ -1,0 +1,184 @@
+"""Training and serving for top-k backbones (direct and sequential).
+
+A top-k model is an nn.Module with `family` ("direct"/"sequential"), `defaults` (hyper-parameters),
+`loss(...)`, `score(users, seqs) -> [B, n_items]` and `user_vectors(users, seqs) -> [B, d]`.
+Direct models get BPR batches (users, pos, neg[B, n_neg]) built from train plus extra
+(u, i+, i-) triples (paper Eq. 3); sequential models get padded training sequences
+(item index + 1, 0 = padding, left-padded). Early stopping watches validation NDCG@10.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..io import log
+
+
+@dataclass
+class TopKData:
+    n_users: int
+    n_items: int
+    seqs: list[list[int]]                 # per user: chronological training item indices
+    valid: list[int]                      # per user: validation item index or -1
+    test: list[int]
+    extra: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
+
+    def history(self, u: int, split: str) -> list[int]:
+        seq = self.seqs[u]
+        if split == "train":
+            return seq[:-1]
+        if split == "test" and self.valid[u] >= 0:
+            return seq + [self.valid[u]]
+        return seq
+
+    def target(self, u: int, split: str) -> int:
+        if split == "train":
+            return self.seqs[u][-1] if self.seqs[u] else -1
+        return (self.valid if split == "valid" else self.test)[u]
+
+
+def from_dataset(ds, triples=(), sequences=None) -> TopKData:
+    """Index a l4r.data.Dataset; `sequences` (user -> item ids) replaces training sequences."""
+    seqs = []
+    for u in ds.user_ids:
+        items = sequences.get(u) if sequences and u in sequences else [r["item"] for r in ds.train.get(u, [])]
+        seqs.append([ds.iidx[i] for i in items if i in ds.iidx])
+    valid = [ds.iidx[ds.valid[u]["item"]] if u in ds.valid else -1 for u in ds.user_ids]
+    test = [ds.iidx[ds.test[u]["item"]] if u in ds.test else -1 for u in ds.user_ids]
+    rows = [(ds.uidx[t["user"]], ds.iidx[t["pos"]], ds.iidx[t["neg"]]) for t in triples
+            if t["user"] in ds.uidx and t["pos"] in ds.iidx and t["neg"] in ds.iidx]
+    extra = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    return TopKData(ds.n_users, ds.n_items, seqs, valid, test, extra)
+
+
+def pad(seqs: list[list[int]], max_len: int) -> torch.Tensor:
+    """Left-pad item indices (+1; 0 is padding) to [B, max_len], keeping the most recent items."""
+    out = torch.zeros(len(seqs), max_len, dtype=torch.long)
+    for r, s in enumerate(seqs):
+        s = s[-max_len:]
+        if s:
+            out[r, max_len - len(s):] = torch.tensor(s) + 1
+    return out
+
+
+def bpr_batches(data: TopKData, rng: np.random.Generator, batch_size: int, n_neg: int = 1):
+    """One epoch of (users, pos, neg[B, n_neg]): every training pair once, plus the extra triples."""
+    users = np.concatenate([np.full(len(s), u) for u, s in enumerate(data.seqs)] + [data.extra[:, 0]])
+    pos = np.concatenate([np.array(s, dtype=np.int64) for s in data.seqs] + [data.extra[:, 1]])
+    n_train = len(users) - len(data.extra)
+    neg = rng.integers(0, data.n_items, size=(len(users), n_neg))
+    seen = [set(s) for s in data.seqs]
+    for r in range(n_train):                      # resample negatives the user has seen
+        for c in range(n_neg):
+            while neg[r, c] in seen[users[r]]:
+                neg[r, c] = rng.integers(0, data.n_items)
+    neg[n_train:, 0] = data.extra[:, 2]
+    order = rng.permutation(len(users))
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        yield torch.from_numpy(users[idx]), torch.from_numpy(pos[idx]), torch.from_numpy(neg[idx])
+
+
+def seq_batches(data: TopKData, rng: np.random.Generator, batch_size: int, max_len: int):
+    """One epoch of (users, padded training sequences) in random order."""
+    users = np.array([u for u, s in enumerate(data.seqs) if len(s) >= 2])
+    order = rng.permutation(users)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        yield torch.from_numpy(idx), pad([data.seqs[u] for u in idx], max_len)
+
+
+def batches(model, data, rng, hp):
+    if model.family == "direct":
+        return bpr_batches(data, rng, hp["batch_size"], getattr(model, "n_neg", 1))
+    return seq_batches(data, rng, hp["batch_size"], hp.get("max_len", 50))
+
+
+def masked_scores(model, data: TopKData, users: list[int], split: str, max_len: int = 50) -> torch.Tensor:
+    """Scores over all items with the user's visible history set to -inf."""
+    hist = [data.history(u, split) for u in users]
+    seqs = pad(hist, max_len) if model.family == "sequential" else None
+    scores = model.score(torch.tensor(users), seqs).float()
+    rows = [r for r, h in enumerate(hist) for _ in h]
+    cols = [i for h in hist for i in h]
+    if cols:
+        scores[rows, cols] = -math.inf
+    return scores
+
+
+@torch.no_grad()
+def evaluate(model, data: TopKData, split: str = "valid", k: int = 10, max_len: int = 50, chunk: int = 1024) -> dict:
+    """Full-ranking HR@k and NDCG@k of the held-out item for `split`."""
+    model.eval()
+    users = [u for u in range(data.n_users) if data.target(u, split) >= 0]
+    hits = ndcg = 0.0
+    for start in range(0, len(users), chunk):
+        batch = users[start:start + chunk]
+        scores = masked_scores(model, data, batch, split, max_len)
+        tgt = torch.tensor([data.target(u, split) for u in batch])
+        t_score = scores[torch.arange(len(batch)), tgt]
+        rank = (scores > t_score[:, None]).sum(1)
+        hit = rank < k
+        hits += hit.sum().item()
+        ndcg += (hit / torch.log2(rank.float() + 2)).sum().item()
+    model.train()
+    n = max(1, len(users))
+    return {"hr": hits / n, "ndcg": ndcg / n, "users": len(users)}
+
+
+@torch.no_grad()
+def rank(model, data: TopKData, split: str, k: int, max_len: int = 50, chunk: int = 1024):
+    """Yield (user index, top-k item indices, scores) for every user, history excluded."""
+    model.eval()
+    for start in range(0, data.n_users, chunk):
+        batch = list(range(start, min(start + chunk, data.n_users)))
+        top = masked_scores(model, data, batch, split, max_len).topk(k, dim=1)
+        for r, u in enumerate(batch):
+            yield u, top.indices[r].tolist(), top.values[r].tolist()
+
+
+@torch.no_grad()
+def user_vectors(model, data: TopKData, split: str = "test", max_len: int = 50, chunk: int = 1024) -> np.ndarray:
+    model.eval()
+    out = []
+    for start in range(0, data.n_users, chunk):
+        batch = list(range(start, min(start + chunk, data.n_users)))
+        seqs = pad([data.history(u, split) for u in batch], max_len) if model.family == "sequential" else None
+        out.append(model.user_vectors(torch.tensor(batch), seqs).float().numpy())
+    return np.concatenate(out)
+
+
+def fit(model, data: TopKData, hp: dict, seed: int = 0, patience: int = 10, eval_every: int = 1) -> dict:
+    """Train with Adam; keep the weights of the best validation NDCG@10; stop after `patience` evals."""
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=hp["lr"], weight_decay=hp.get("weight_decay", 0.0))
+    best, best_state, bad, history = -1.0, copy.deepcopy(model.state_dict()), 0, []
+    for epoch in range(1, hp["epochs"] + 1):
+        t0, total, n = time.time(), 0.0, 0
+        model.train()
+        for batch in batches(model, data, rng, hp):
+            loss = model.loss(*batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total, n = total + loss.item(), n + 1
+        if epoch % eval_every:
+            continue
+        val = evaluate(model, data, "valid", 10, hp.get("max_len", 50))
+        history.append({"epoch": epoch, "loss": total / max(1, n), "valid_ndcg10": val["ndcg"],
+                        "valid_hr10": val["hr"], "seconds": round(time.time() - t0, 3)})
+        log(f"  epoch {epoch}: loss {total / max(1, n):.4f}  valid HR@10 {val['hr']:.4f} NDCG@10 {val['ndcg']:.4f} "
+            f"({time.time() - t0:.1f}s)")
+        if val["ndcg"] > best:
+            best, best_state, bad = val["ndcg"], copy.deepcopy(model.state_dict()), 0
+        else:
+            bad += 1
+            if bad >= patience:
+                break
+    model.load_state_dict(best_state)
+    return {"best_valid_ndcg10": best, "epochs": len(history) * eval_every, "history": history}

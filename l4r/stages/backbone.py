@@ -1,0 +1,108 @@
+"""backbone: train a conventional recommender and serve its predictions.
+
+Reads: a prepared dataset folder; optional extra triples (triple records, paper Eq. 3) or
+augmented sequences (sequence records, paper 4.2.2).
+Writes, into --out: candidates.jsonl (candidates: top-k' per user for the train, valid and test
+splits, the visible history excluded), embeddings.jsonl (embedding: the user vectors used for
+the similar-user search), model.pt (checkpoint), meta.json (hyper-parameters, training curve).
+Rating models (family "rating") write predictions.jsonl instead; see l4r.models.rating.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .. import data as datamod
+from ..errors import UsageError
+from ..io import atomic_path, log, read_jsonl, write_jsonl
+from ..models import family, load_class
+
+SPLITS = ("train", "valid", "test")
+
+
+def parse_hp(pairs: list[str]) -> dict:
+    """`key=value` flags to a dict, values read as int, float or text."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UsageError(f"--hp takes key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        for cast in (int, float):
+            try:
+                out[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key] = value
+    return out
+
+
+def seed_all(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def run(model_name: str, data_dir: Path, out: Path, k: int = 10, seed: int = 0, hp: dict | None = None,
+        extra: Path | None = None, sequences: Path | None = None, load: Path | None = None,
+        patience: int = 10) -> dict:
+    if family(model_name) == "rating":
+        from ..models import rating
+
+        return rating.run(model_name, data_dir, out, seed=seed, hp=hp or {}, attrs=extra, load=load,
+                          patience=patience)
+    import torch
+
+    from ..models import topk
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    seed_all(seed)
+    ds = datamod.load(data_dir)
+    triples = list(read_jsonl(extra, "triple")) if extra else []
+    seqs = {r["user"]: r["items"] for r in read_jsonl(sequences, "sequence")} if sequences else None
+    data = topk.from_dataset(ds, triples, seqs)
+    cls = load_class(model_name)
+    params = {**cls.defaults, **(hp or {})}
+    model = cls(data, **params)
+    t0 = time.time()
+    if load:
+        model.load_state_dict(torch.load(load, map_location="cpu"))
+        train_info = {"loaded": str(load)}
+    else:
+        log(f"backbone: training {model_name} on {data_dir} ({len(triples)} extra triples, "
+            f"{'augmented' if seqs else 'original'} sequences)")
+        train_info = topk.fit(model, data, params, seed=seed, patience=patience)
+    seconds = time.time() - t0
+    max_len = params.get("max_len", 50)
+    metrics = {s: topk.evaluate(model, data, s, 10, max_len) for s in ("valid", "test")}
+    log(f"backbone: {model_name} valid HR@10 {metrics['valid']['hr']:.4f} NDCG@10 {metrics['valid']['ndcg']:.4f}; "
+        f"{seconds:.1f}s")
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "candidates.jsonl", candidate_records(model, data, ds, k, model_name, max_len))
+    vectors = topk.user_vectors(model, data, "test", max_len)
+    write_jsonl(out / "embeddings.jsonl", ({"user": u, "vector": vectors[i].round(6).tolist()}
+                                           for i, u in enumerate(ds.user_ids)))
+    with atomic_path(out / "model.pt") as tmp:
+        torch.save(model.state_dict(), tmp)
+    meta = {"model": model_name, "hp": params, "seed": seed, "k": k, "extra_triples": len(triples),
+            "augmented_sequences": bool(seqs), "train_seconds": round(seconds, 2), "valid10": metrics["valid"],
+            **train_info}
+    with atomic_path(out / "meta.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def candidate_records(model, data, ds, k, model_name, max_len):
+    from ..models import topk
+
+    for split in SPLITS:
+        for u, items, scores in topk.rank(model, data, split, k, max_len):
+            yield {"user": ds.user_ids[u], "split": split, "items": [ds.item_ids[i] for i in items],
+                   "scores": [round(s, 5) for s in scores], "model": model_name}
