@@ -18,7 +18,8 @@ DATA = typer.Option(Path("out/ml-100k/data"), "--data", "-d", help="prepared dat
 
 
 @app.callback()
-def _root() -> None:
+def _root(local_rank: int = typer.Option(-1, "--local_rank", hidden=True,
+                                         help="set by the deepspeed launcher (ranks come from the env)")) -> None:
     """l4r: Llama4Rec (LLM-augmented recommendation) as JSONL stages."""
 
 
@@ -42,21 +43,35 @@ def main() -> None:
 
 
 @app.command(epilog="Example: l4r prep --dataset ml-100k --raw ../shared/data/raw/ml-100k --out out/ml-100k/data")
-def prep(dataset: str = typer.Option("ml-100k", help="ml-100k, ml-1m, bookcrossing, recbole, csv"),
+def prep(dataset: str = typer.Option("ml-100k", help="ml-100k, ml-1m, bookcrossing, recbole, csv, jsonl"),
          raw: Optional[Path] = typer.Option(None, help="folder with the original files [default: data/raw/DATASET]"),
          out: Path = typer.Option(..., "--out", "-o", help="folder to write the prepared dataset into"),
          offline: bool = typer.Option(False, help="never try the network"),
-         min_rating: Optional[float] = typer.Option(None, help="keep only ratings >= this (implicit feedback)"),
-         core: int = typer.Option(0, help="iterated k-core filter on users and items (0: none)")):
+         min_rating: Optional[float] = typer.Option(None, help="keep only ratings >= this (implicit feedback) "
+                                                    "[default: 1 for bookcrossing (drops its implicit 0s), else all]"),
+         core: Optional[int] = typer.Option(None, help="iterated k-core filter on users and items "
+                                            "[default: 5 for bookcrossing, else 0: none]"),
+         seed: int = typer.Option(0, help="seed of the random history order of data without timestamps"),
+         user_col: Optional[str] = typer.Option(None, help="csv/jsonl: user column [default: user]"),
+         item_col: Optional[str] = typer.Option(None, help="csv/jsonl: item column [default: item]"),
+         rating_col: Optional[str] = typer.Option(None, help="csv/jsonl: rating column [default: rating, optional]"),
+         time_col: Optional[str] = typer.Option(None, help="csv/jsonl: timestamp column, seconds or ISO date "
+                                                "[default: timestamp, optional]"),
+         title_col: Optional[str] = typer.Option(None, help="csv/jsonl: item title column [default: title]"),
+         items: Optional[Path] = typer.Option(None, help="csv/jsonl: item table [default: items.* beside --raw]"),
+         users: Optional[Path] = typer.Option(None, help="csv/jsonl: user table [default: users.* beside --raw]"),
+         sep: Optional[str] = typer.Option(None, help="csv: field separator [default: ',' ; tab for .tsv/.txt]")):
     """Original dataset files -> items, users, train/valid/test (interaction records), stats.
 
     Leave-one-out per user in (timestamp, item id) order: last = test, second last = valid.
-    Prints the stats record on stdout.
+    --raw is a folder (or, for csv/jsonl, the interaction table itself). Prints the stats record on stdout.
     """
     from .io import write_jsonl
     from .stages import prep as stage
 
-    stats = stage.run(dataset, raw or Path("data/raw") / dataset, out, offline, min_rating, core)
+    columns = {"user": user_col, "item": item_col, "rating": rating_col, "time": time_col, "title": title_col}
+    options = {"columns": columns, "items": items, "users": users, "sep": sep}
+    stats = stage.run(dataset, raw or Path("data/raw") / dataset, out, offline, min_rating, core, seed, options)
     write_jsonl("-", [stats])
 
 
@@ -81,3 +96,199 @@ def backbone(model: str = typer.Option("mf", "--model", "-m", help="mf, lightgcn
     from .stages import backbone as stage
 
     stage.run(model, data, out, k, seed, stage.parse_hp(hp), extra, sequences, load, patience)
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+@app.command(epilog="Example: l4r instruct --data out/ml-100k/data --candidates out/ml-100k/mf/candidates.jsonl "
+                    "--embeddings out/ml-100k/mf/embeddings.jsonl --per-task 200 > instructions.jsonl")
+def instruct(data: Path = DATA,
+             candidates: Optional[Path] = typer.Option(None, help="backbone candidates (split train is used)"),
+             embeddings: Optional[Path] = typer.Option(None, help="backbone user embeddings (similar users)"),
+             rating_predictions: Optional[Path] = typer.Option(None, help="rating backbone predictions (rating task)"),
+             tasks: str = typer.Option("listwise,pointwise,pairwise", help="comma list of listwise, pointwise, "
+                                       "pairwise, sequential, rating"),
+             per_task: int = typer.Option(5000, help="sample at most N instructions per task (0: all)"),
+             augment: bool = typer.Option(True, "--augment/--no-augment", help="prompt augmentation (off: IFT)"),
+             history: int = typer.Option(10, help="most recent history items shown"),
+             seed: int = typer.Option(0),
+             out: str = typer.Option("-", "--out", "-o", help="output JSONL (- for stdout)")):
+    """Build instruction-tuning data (instruction records) from the training split only."""
+    from .errors import UsageError
+    from .io import write_jsonl
+    from .stages import instruct as stage
+
+    chosen = _csv(tasks)
+    bad = [t for t in chosen if t not in stage.TASKS]
+    if bad:
+        raise UsageError(f"--tasks: unknown task(s) {', '.join(bad)}; known: {', '.join(stage.TASKS)}")
+    write_jsonl(out, stage.run(data, candidates, embeddings, chosen, per_task, seed, augment, rating_predictions,
+                               history))
+
+
+def _shard(value: Optional[str]):
+    from .errors import UsageError
+
+    if not value:
+        return None
+    try:
+        k, n = (int(x) for x in value.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard takes K/N, got {value!r}") from None
+    if not 0 <= k < n:
+        raise UsageError(f"--shard {value}: need 0 <= K < N")
+    return k, n
+
+
+@app.command(epilog="Example: l4r prompt --data out/ml-100k/data --candidates out/ml-100k/mf/candidates.jsonl "
+                    "--embeddings out/ml-100k/mf/embeddings.jsonl | l4r llm --model smollm2 > completions.jsonl")
+def prompt(data: Path = DATA,
+           candidates: Optional[Path] = typer.Option(None, help="backbone candidates (top-k tasks)"),
+           embeddings: Optional[Path] = typer.Option(None, help="backbone user embeddings (similar user)"),
+           rating_predictions: Optional[Path] = typer.Option(None, help="rating backbone predictions (rating task)"),
+           split: str = typer.Option("test", help="valid or test"),
+           tasks: str = typer.Option("listwise", help="comma list of listwise, pointwise, rating"),
+           augment: bool = typer.Option(True, "--augment/--no-augment", help="prompt augmentation (off: IFT)"),
+           reachable_only: bool = typer.Option(False, help="skip users whose held-out item is not a candidate "
+                                               "(identical metrics, less LLM work)"),
+           history: int = typer.Option(10, help="most recent history items shown"),
+           shard: Optional[str] = typer.Option(None, help="K/N: keep only shard K of N (by user)"),
+           seed: int = typer.Option(0),
+           out: str = typer.Option("-", "--out", "-o", help="output JSONL (- for stdout)")):
+    """Build test-time prompts (prompt records) with similar-user and backbone-prediction augmentation."""
+    from .errors import UsageError
+    from .io import write_jsonl
+    from .stages import prompt as stage
+
+    if split not in ("valid", "test"):
+        raise UsageError(f"--split must be valid or test, got {split!r}")
+    write_jsonl(out, stage.run(data, candidates, embeddings, split, _csv(tasks), augment, reachable_only, seed,
+                               history, rating_predictions, _shard(shard)))
+
+
+@app.command(epilog="Example: l4r finetune instructions.jsonl --model smollm2 --out out/ml-100k/llm --epochs 3")
+def finetune(instructions: str = typer.Argument("-", help="instruction records (JSONL; - for stdin)"),
+             model: str = typer.Option("smollm2", "--model", "-m", help="smollm2 (embedded), a local folder or a hub id"),
+             out: Path = typer.Option(..., "--out", "-o", help="folder for the tuned model, train_log.jsonl, "
+                                      "train_meta.json, checkpoints/"),
+             lr: float = typer.Option(2e-5, help="peak learning rate (AdamW)"),
+             epochs: int = typer.Option(3),
+             batch_size: int = typer.Option(16, help="global batch: micro batch x accumulation x processes"),
+             micro_batch: int = typer.Option(4, help="examples per process per forward pass"),
+             max_len: int = typer.Option(2048, help="context length; longer inputs lose their left part"),
+             warmup: int = typer.Option(50, help="linear warm-up steps before the cosine decay"),
+             seed: int = typer.Option(0),
+             max_steps: Optional[int] = typer.Option(None, help="stop after N optimizer steps"),
+             sample: Optional[int] = typer.Option(None, help="train on a seeded sample of N instructions"),
+             save_every: Optional[int] = typer.Option(None, help="DeepSpeed checkpoint every N steps"),
+             resume: bool = typer.Option(False, help="continue from the latest checkpoint in OUT/checkpoints"),
+             grad_checkpointing: bool = typer.Option(True, "--grad-checkpointing/--no-grad-checkpointing"),
+             deepspeed_config: Optional[Path] = typer.Option(None, help="DeepSpeed JSON [default: configs/zero3.json]")):
+    """Full-parameter instruction tuning with DeepSpeed ZeRO-3; loss on the output tokens only (paper Eq. 8).
+
+    Reads instruction records. Writes into --out a from_pretrained folder (model.safetensors, config,
+    tokenizer), train_log.jsonl, train_meta.json (also printed on stdout) and checkpoints/.
+    Runs in one process, under `torchrun --nproc_per_node N -m l4r finetune ...` or under
+    `deepspeed --module l4r finetune ...`.
+    """
+    from .io import write_jsonl
+    from .stages import finetune as stage
+
+    meta = stage.run(instructions, model, out, lr, epochs, batch_size, micro_batch, max_len, warmup, seed,
+                     max_steps, sample, save_every, resume, grad_checkpointing, deepspeed_config)
+    if int(__import__("os").environ.get("RANK", "0")) == 0:
+        write_jsonl("-", [meta])
+
+
+@app.command(epilog="Example: l4r prompt ... | l4r llm --backend openai --model gpt-4o-mini --base-url URL > completions.jsonl")
+def llm(prompts: str = typer.Argument("-", help="prompt records (- for stdin)"),
+        model: str = typer.Option("smollm2", "--model", "-m", help="smollm2 (embedded), a local folder or a hub id"),
+        backend: str = typer.Option("hf", help="hf (transformers), vllm (GPU), openai (any compatible endpoint)"),
+        out: str = typer.Option("-", "--out", "-o", help="completion records (a file enables resume)"),
+        batch_size: int = typer.Option(16, help="prompts per batch"),
+        max_new_tokens: int = typer.Option(0, help="0: per task (listwise 160, pairwise 32, ...)"),
+        resume: bool = typer.Option(True, "--resume/--restart", help="skip ids already answered in OUT.partial"),
+        dry_run: bool = typer.Option(False, help="print the request count and token estimate, call nothing"),
+        device: Optional[str] = typer.Option(None, help="hf: cpu or cuda (default: cuda if available)"),
+        base_url: Optional[str] = typer.Option(None, help="openai: endpoint base URL (default $OPENAI_BASE_URL)"),
+        api_key_env: str = typer.Option("OPENAI_API_KEY", help="openai: env variable holding the key"),
+        concurrency: int = typer.Option(8, help="openai: requests in flight"),
+        timeout: float = typer.Option(60.0, help="openai: seconds per request"),
+        max_retries: int = typer.Option(5, help="openai: retries on 429/5xx/timeouts"),
+        cost_prompt: float = typer.Option(0.0, help="openai: price per 1k prompt tokens"),
+        cost_completion: float = typer.Option(0.0, help="openai: price per 1k completion tokens"),
+        tensor_parallel: int = typer.Option(1, help="vllm: tensor parallel size")):
+    """Answer prompt records with an LLM; write completion records parsed back to item ids / ratings.
+
+    Unparseable answers, hallucinated and duplicate items are counted on stderr and in OUT.stats.json.
+    """
+    from .stages import llm as stage
+
+    options = {"hf": {"device": device},
+               "vllm": {"tensor_parallel_size": tensor_parallel},
+               "openai": {"base_url": base_url, "api_key_env": api_key_env, "concurrency": concurrency,
+                          "timeout": timeout, "max_retries": max_retries, "cost_per_1k_prompt": cost_prompt,
+                          "cost_per_1k_completion": cost_completion}}.get(backend, {})
+    stage.run(prompts, out, backend, model, batch_size, max_new_tokens, resume, dry_run, options)
+
+
+@app.command(epilog="Example: l4r llm prompts.jsonl | l4r aggregate --data out/ml-100k/data "
+                    "--candidates out/ml-100k/mf/candidates.jsonl > predictions.jsonl")
+def aggregate(completions: str = typer.Argument("-", help="completion records (- for stdin; '' for none)"),
+              data: Path = DATA,
+              task: str = typer.Option("topk", help="topk or rating"),
+              mode: str = typer.Option("listwise", help="top-k: listwise or pointwise"),
+              candidates: Optional[Path] = typer.Option(None, help="backbone candidates (top-k)"),
+              predictions: Optional[Path] = typer.Option(None, help="rating backbone predictions (rating)"),
+              split: str = typer.Option("test", help="valid or test"),
+              alpha1: float = typer.Option(0.5, help="alpha1 of Eq. 7 (weight)"),
+              alpha2: float = typer.Option(0.1, help="alpha2 of Eq. 7 (cut-off, < 1)"),
+              scheme: str = typer.Option("adaptive", help="adaptive, uniform (ablation), llm (IFT), rec (backbone)"),
+              uniform: bool = typer.Option(False, "--uniform", help="same as --scheme uniform"),
+              c: float = typer.Option(1.0, "--C", help="utility step C"),
+              use: str = typer.Option("expected", help="rating: expected (probability-weighted) or rating (greedy)"),
+              out: str = typer.Option("-", "--out", "-o", help="prediction records (- for stdout)")):
+    """Adaptive aggregation of LLM and backbone answers (Eq. 5-7); writes prediction records."""
+    from .errors import UsageError
+    from .io import write_jsonl
+    from .stages import aggregate as stage
+
+    scheme = "uniform" if uniform else scheme
+    checks = {"task": (task, ("topk", "rating")), "mode": (mode, ("listwise", "pointwise")),
+              "scheme": (scheme, ("adaptive", "uniform", "llm", "rec")), "use": (use, ("expected", "rating"))}
+    for flag, (value, allowed) in checks.items():
+        if value not in allowed:
+            raise UsageError(f"--{flag} must be one of {', '.join(allowed)}, got {value!r}")
+    if not 0 <= alpha2 < 1 or not 0 <= alpha1 <= 1:
+        raise UsageError("need 0 <= alpha1 <= 1 and 0 <= alpha2 < 1")
+    if task == "topk" and candidates is None or task == "rating" and predictions is None:
+        raise UsageError("--candidates is needed for top-k, --predictions for rating")
+    write_jsonl(out, stage.run(completions or None, data, split, task, mode, candidates, predictions, alpha1, alpha2,
+                               scheme, c, use))
+
+
+@app.command(epilog="Example: l4r augment --task direct --data out/ml-100k/data --model out/ml-100k/llm --users 300 "
+                    "-o out/ml-100k/triples.jsonl")
+def augment(task: str = typer.Option("direct", help="direct (triples), sequential (sequences), rating (attributes)"),
+            data: Path = DATA,
+            model: str = typer.Option("smollm2", "--model", "-m", help="the instruction-tuned LLM"),
+            backend: str = typer.Option("hf", help="hf, vllm or openai"),
+            users: int = typer.Option(0, help="sample this many users (0: all)"),
+            pairs: int = typer.Option(1, help="direct: item pairs per user"),
+            options: int = typer.Option(10, help="sequential: unseen items offered per user"),
+            batch_size: int = typer.Option(16),
+            seed: int = typer.Option(0),
+            emit_prompts: bool = typer.Option(False, help="only write the prompt records (run them elsewhere)"),
+            completions: Optional[Path] = typer.Option(None, help="completion records made elsewhere"),
+            base_url: Optional[str] = typer.Option(None, help="openai: endpoint base URL"),
+            out: str = typer.Option(..., "--out", "-o", help="triple / sequence / attribute records")):
+    """LLM data augmentation: triple (direct), sequence (sequential) or attribute (rating) records."""
+    from .errors import UsageError
+    from .stages import augment as stage
+
+    if task not in ("direct", "sequential", "rating"):
+        raise UsageError(f"--task must be direct, sequential or rating, got {task!r}")
+    stage.run(task, data, out, model, backend, users, pairs, options, seed, batch_size, emit_prompts, completions,
+              {"base_url": base_url} if backend == "openai" else {})

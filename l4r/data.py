@@ -44,7 +44,9 @@ class Dataset:
         return len(self.item_ids)
 
     def history(self, user: str, split: str) -> list[dict]:
-        """What the model may see when predicting `split` for `user` (train; + valid for test)."""
+        """What the model may see when predicting `split` for `user`: for "train" (the instruction
+        target is the last training item) train minus it; "fit" all of train (augmentation feeds
+        the training set); "valid" train; "test" train + valid."""
         hist = list(self.train.get(user, []))
         if split == "train":
             return hist[:-1]

@@ -21,6 +21,8 @@ SPECS: dict[str, dict[str, tuple[tuple, bool]]] = {
     "item": {"item": (STR, True), "title": (STR, True), "year": ((int, type(None)), False),
              "genres": (LIST, False), "attrs": (DICT, False)},
     "user": {"user": (STR, True), "attrs": (DICT, False)},
+    # LLM-extracted side information for an item (paper 4.2.3), e.g. {"director": "...", "star": "..."}
+    "attribute": {"item": (STR, True), "attrs": (DICT, True)},
     # a backbone's ranked top-k' list for one user and split
     "candidates": {"user": (STR, True), "split": (STR, True), "items": (LIST, True), "scores": (LIST, True),
                    "model": (STR, False)},

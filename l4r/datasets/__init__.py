@@ -13,11 +13,16 @@ class Raw:
     items: list[dict]
     users: list[dict]
     skipped: dict[str, int] = field(default_factory=dict)   # reason -> count of dirty rows skipped
+    repaired: dict[str, int] = field(default_factory=dict)  # reason -> count of dirty fields fixed or blanked
 
 
 READERS = {
     "ml-100k": "l4r.datasets.ml100k",
     "recbole": "l4r.datasets.recbole",
+    "ml-1m": "l4r.datasets.ml1m",
+    "bookcrossing": "l4r.datasets.bookcrossing",
+    "csv": "l4r.datasets.csv",
+    "jsonl": "l4r.datasets.csv",
 }
 
 

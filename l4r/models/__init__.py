@@ -5,6 +5,18 @@ rating models share l4r.models.rating.
 """
 MODELS = {
     "mf": ("l4r.models.mf", "MF", "direct"),
+    "lightgcn": ("l4r.models.lightgcn", "LightGCN", "direct"),
+    "mixgcf": ("l4r.models.mixgcf", "MixGCF", "direct"),
+    "sgl": ("l4r.models.sgl", "SGL", "direct"),
+    "sasrec": ("l4r.models.sasrec", "SASRec", "sequential"),
+    "bert4rec": ("l4r.models.bert4rec", "BERT4Rec", "sequential"),
+    "cl4srec": ("l4r.models.cl4srec", "CL4SRec", "sequential"),
+    "deepfm": ("l4r.models.deepfm", "DeepFM", "rating"),
+    "nfm": ("l4r.models.nfm", "NFM", "rating"),
+    "dcn": ("l4r.models.dcn", "DCN", "rating"),
+    "afm": ("l4r.models.afm", "AFM", "rating"),
+    "xdeepfm": ("l4r.models.xdeepfm", "XDeepFM", "rating"),
+    "autoint": ("l4r.models.autoint", "AutoInt", "rating"),
 }
 
 

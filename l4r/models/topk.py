@@ -5,6 +5,8 @@ A top-k model is an nn.Module with `family` ("direct"/"sequential"), `defaults` 
 Direct models get BPR batches (users, pos, neg[B, n_neg]) built from train plus extra
 (u, i+, i-) triples (paper Eq. 3); sequential models get padded training sequences
 (item index + 1, 0 = padding, left-padded). Early stopping watches validation NDCG@10.
+Optional hooks: an `n_neg` attribute asks for neg[B, n_neg] candidates; `start_epoch(rng)` is
+called before every training epoch with the trainer's numpy generator.
 """
 from __future__ import annotations
 
@@ -66,17 +68,32 @@ def pad(seqs: list[list[int]], max_len: int) -> torch.Tensor:
     return out
 
 
+def seen_keys(data: TopKData) -> np.ndarray:
+    """Sorted user * n_items + item keys of every training interaction."""
+    keys = [u * data.n_items + np.asarray(s, dtype=np.int64) for u, s in enumerate(data.seqs) if s]
+    return np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+
+
+def sample_negatives(data: TopKData, rng: np.random.Generator, users: np.ndarray, n_neg: int) -> np.ndarray:
+    """[len(users), n_neg] uniform items the user has not seen in training (vectorised rejection)."""
+    neg = rng.integers(0, data.n_items, size=(len(users), n_neg))
+    keys = seen_keys(data)
+    full = np.array([len(set(s)) >= data.n_items for s in data.seqs], dtype=bool)
+    rows = np.broadcast_to(users[:, None], neg.shape)
+    bad = np.isin(rows * data.n_items + neg, keys) & ~full[rows]
+    while bad.any():
+        neg[bad] = rng.integers(0, data.n_items, size=int(bad.sum()))
+        bad[bad] = np.isin(rows[bad] * data.n_items + neg[bad], keys)
+    return neg
+
+
 def bpr_batches(data: TopKData, rng: np.random.Generator, batch_size: int, n_neg: int = 1):
-    """One epoch of (users, pos, neg[B, n_neg]): every training pair once, plus the extra triples."""
+    """One epoch of (users, pos, neg[B, n_neg]): every training pair once, plus the extra triples
+    (whose given negative fills column 0)."""
     users = np.concatenate([np.full(len(s), u) for u, s in enumerate(data.seqs)] + [data.extra[:, 0]])
     pos = np.concatenate([np.array(s, dtype=np.int64) for s in data.seqs] + [data.extra[:, 1]])
     n_train = len(users) - len(data.extra)
-    neg = rng.integers(0, data.n_items, size=(len(users), n_neg))
-    seen = [set(s) for s in data.seqs]
-    for r in range(n_train):                      # resample negatives the user has seen
-        for c in range(n_neg):
-            while neg[r, c] in seen[users[r]]:
-                neg[r, c] = rng.integers(0, data.n_items)
+    neg = sample_negatives(data, rng, users.astype(np.int64), n_neg)
     neg[n_train:, 0] = data.extra[:, 2]
     order = rng.permutation(len(users))
     for start in range(0, len(order), batch_size):
@@ -161,6 +178,8 @@ def fit(model, data: TopKData, hp: dict, seed: int = 0, patience: int = 10, eval
     for epoch in range(1, hp["epochs"] + 1):
         t0, total, n = time.time(), 0.0, 0
         model.train()
+        if hasattr(model, "start_epoch"):         # e.g. SGL resamples its graph views
+            model.start_epoch(rng)
         for batch in batches(model, data, rng, hp):
             loss = model.loss(*batch)
             opt.zero_grad()

@@ -1,0 +1,191 @@
+"""Book-Crossing (Ziegler et al. 2005) as its BX-CSV dump ships it: BX-Book-Ratings.csv,
+BX-Books.csv, BX-Users.csv (each may be .gz); ';'-separated, every field quoted, latin-1, CRLF,
+quotes inside fields escaped with a backslash.
+
+Returns interaction records (user, item = ISBN as written, rating 0-10, ts None: the dump has no
+time, prep orders each history by a seeded random permutation), item records (title, year; author
+and publisher in attrs) and user records (location, age in attrs).
+
+The dump is known to be dirty, so dirty rows are skipped or repaired and COUNTED by reason in
+Raw.skipped / Raw.repaired (prep reports them in stats.json), never crashed on:
+- a rating whose ISBN is not in BX-Books.csv is skipped (it has no title to show an LLM; this is
+  also what reproduces the paper's Table 1, see docs/datasets.md);
+- rows with the wrong number of fields, a non-number user id or a rating outside 0-10 are skipped;
+- a line break inside a field is joined, HTML entities (&amp;) are unescaped, a year of 0 or after
+  the dump (2004) and an age outside 5-100 become null.
+Rating 0 is BX's implicit interaction; it is kept here and dropped by prep's default
+--min-rating 1 for this dataset. A wrong header raises DataError naming file and line 1.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import html
+import re
+from collections import Counter
+from pathlib import Path
+
+from ..errors import DataError, UsageError
+from ..io import log
+from . import Raw
+
+URL = "http://www2.informatik.uni-freiburg.de/~cziegler/BX/BX-CSV-Dump.zip"
+FILES = ("BX-Book-Ratings.csv", "BX-Books.csv", "BX-Users.csv")
+# md5 of each original (uncompressed) CSV of the dump: checks a download whose archive has no published sum
+FILE_MD5 = {"BX-Book-Ratings.csv": "7ab62f5bddcc82f47cbed0615530805a",
+       "BX-Books.csv": "9677a949b798e73183459863aabe5e84",
+       "BX-Users.csv": "0751152d3155082e55fea545fe70b04d"}
+HEADERS = {"BX-Book-Ratings.csv": ("User-ID", "ISBN", "Book-Rating"),
+           "BX-Books.csv": ("ISBN", "Book-Title", "Book-Author", "Year-Of-Publication", "Publisher"),
+           "BX-Users.csv": ("User-ID", "Location", "Age")}
+LAST_YEAR = 2004
+SPACE = re.compile(r"\s*[\r\n]+\s*")
+
+
+class Tally:
+    """Counts of skipped rows and repaired fields by reason, with the first line of each."""
+
+    def __init__(self):
+        self.skipped, self.repaired, self.first = Counter(), Counter(), {}
+
+    def skip(self, file: str, why: str, lineno: int) -> None:
+        key = f"{file}: {why}"
+        self.skipped[key] += 1
+        self.first.setdefault(key, lineno)
+
+    def repair(self, file: str, why: str, lineno: int) -> None:
+        key = f"{file}: {why}"
+        self.repaired[key] += 1
+        self.first.setdefault(key, lineno)
+
+    def report(self) -> None:
+        for kind, counts in (("skipped", self.skipped), ("repaired", self.repaired)):
+            for key, n in sorted(counts.items()):
+                log(f"prep: {key}: {n:,} rows {kind} (first at line {self.first[key]})")
+
+
+def find(folder: Path, name: str) -> Path | None:
+    for p in (folder / name, folder / f"{name}.gz"):
+        if p.exists():
+            return p
+    return None
+
+
+def present(folder: Path) -> bool:
+    return all(find(folder, f) for f in FILES)
+
+
+def text(path: Path) -> str:
+    """The whole file as text: latin-1 as shipped; a UTF-8 re-encoded copy is accepted."""
+    try:
+        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    except (gzip.BadGzipFile, EOFError) as exc:
+        raise DataError(f"damaged gzip file ({exc})", str(path)) from None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:4096]:
+        raise DataError("NUL bytes: not latin-1 text (a UTF-16 or binary file?)", str(path), 1)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def rows(path: Path, name: str):
+    """Yield (lineno, fields, n_header) for each data row; check the header names the needed columns."""
+    import io
+
+    reader = csv.reader(io.StringIO(text(path), newline=""), delimiter=";", quotechar='"',
+                        escapechar="\\", doublequote=False)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise DataError("empty file: no header", str(path), 1)
+        if header[:len(HEADERS[name])] != list(HEADERS[name]):
+            raise DataError(f"expected the columns {';'.join(HEADERS[name])}, got {';'.join(header)}",
+                            str(path), 1, "header")
+        for fields in reader:
+            if fields:
+                yield reader.line_num, fields, len(header)
+    except csv.Error as exc:
+        raise DataError(f"unreadable CSV ({exc})", str(path), reader.line_num) from None
+
+
+def clean(value: str, name: str, lineno: int, tally: Tally) -> str:
+    if "\n" in value or "\r" in value:
+        value = SPACE.sub(" ", value)
+        tally.repair(name, "line break inside a field joined", lineno)
+    if "&" in value and ";" in value:
+        unescaped = html.unescape(value)
+        if unescaped != value:
+            tally.repair(name, "HTML entity unescaped", lineno)
+            value = unescaped
+    return value.strip()
+
+
+def read_books(path: Path, tally: Tally) -> list[dict]:
+    name, out, seen = "BX-Books.csv", [], set()
+    for lineno, f, width in rows(path, name):
+        if len(f) != width:
+            tally.skip(name, "wrong number of fields", lineno)
+            continue
+        isbn = f[0].strip()
+        if not isbn or isbn in seen:
+            tally.skip(name, "empty or repeated ISBN", lineno)
+            continue
+        seen.add(isbn)
+        year = int(f[3]) if f[3].isdigit() else None
+        if year is None or not 0 < year <= LAST_YEAR:
+            tally.repair(name, f"year not in 1-{LAST_YEAR} set to null", lineno)
+            year = None
+        title = clean(f[1], name, lineno, tally) or f"ISBN {isbn}"
+        out.append({"item": isbn, "title": title, "year": year, "genres": [],
+                    "attrs": {"author": clean(f[2], name, lineno, tally),
+                              "publisher": clean(f[4], name, lineno, tally)}})
+    return out
+
+
+def read_users(path: Path, tally: Tally) -> list[dict]:
+    name, out = "BX-Users.csv", []
+    for lineno, f, width in rows(path, name):
+        if len(f) != width or not f[0].isdigit():
+            tally.skip(name, "wrong number of fields or user id not a number", lineno)
+            continue
+        age = int(f[2]) if f[2].isdigit() else None
+        if f[2] != "NULL" and (age is None or not 5 <= age <= 100):
+            tally.repair(name, "age not in 5-100 set to null", lineno)
+            age = None
+        out.append({"user": f[0], "attrs": {"location": clean(f[1], name, lineno, tally), "age": age}})
+    return out
+
+
+def read_ratings(path: Path, books: set[str], tally: Tally) -> list[dict]:
+    name, out, seen = "BX-Book-Ratings.csv", [], set()
+    for lineno, f, width in rows(path, name):
+        if len(f) != width:
+            tally.skip(name, "wrong number of fields", lineno)
+            continue
+        user, isbn, rating = f[0], f[1], f[2]
+        if not user.isdigit():
+            tally.skip(name, "user id not a number", lineno)
+        elif not rating.isdigit() or int(rating) > 10:
+            tally.skip(name, "rating not 0-10", lineno)
+        elif isbn not in books:
+            tally.skip(name, "ISBN not in BX-Books.csv", lineno)
+        elif (user, isbn) in seen:
+            tally.skip(name, "repeated user and ISBN", lineno)
+        else:
+            seen.add((user, isbn))
+            out.append({"user": user, "item": isbn, "rating": float(rating), "ts": None})
+    return out
+
+
+def read(folder) -> Raw:
+    folder = Path(folder)
+    paths = {f: find(folder, f) for f in FILES}
+    if not paths["BX-Book-Ratings.csv"] or not paths["BX-Books.csv"]:
+        raise UsageError(f"{folder}: needs BX-Book-Ratings.csv and BX-Books.csv (or .gz)")
+    tally = Tally()
+    items = read_books(paths["BX-Books.csv"], tally)
+    users = read_users(paths["BX-Users.csv"], tally) if paths["BX-Users.csv"] else []
+    inter = read_ratings(paths["BX-Book-Ratings.csv"], {it["item"] for it in items}, tally)
+    tally.report()
+    return Raw(inter, items, users, dict(tally.skipped), dict(tally.repaired))

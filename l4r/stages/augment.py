@@ -1,0 +1,160 @@
+"""augment: LLM data augmentation for the conventional model (paper 4.2), three scenarios.
+
+direct (4.2.1, P1): for sampled users, random pairs of never-interacted items are ranked by the
+  LLM; each answer becomes a triple record (u, i+, i-) for `backbone --extra` (D' of Eq. 3).
+sequential (4.2.2, P2): for sampled users, the LLM picks the most preferred of `options` random
+  never-interacted items; it is inserted at a seeded random position of the training sequence.
+  Writes sequence records for every user (augmented or not) for `backbone --sequences`.
+rating (4.2.3, P3): in-context prompts with worked examples ask for each item's missing
+  attributes (movies: director, star; books: genre, pages); writes attribute records
+  {item, attrs} for `backbone --extra`. One LLM call per item, reusable across backbones.
+Reads: a prepared dataset; runs the LLM through the llm stage (resumable: OUT.completions.jsonl),
+or reads `--completions` made elsewhere, or only writes the prompts (`--emit-prompts`).
+Answers that cannot be parsed are counted and produce no augmentation.
+"""
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+from .. import data as datamod
+from ..io import log, read_jsonl, write_jsonl
+from ..prompts import Templates, nouns
+from .instruct import unseen
+
+ATTRIBUTES = {
+    "movie": (["director", "star"], [
+        ("Toy Story (1995)", {"director": "John Lasseter", "star": "Tom Hanks"}),
+        ("Titanic (1997)", {"director": "James Cameron", "star": "Leonardo DiCaprio"}),
+        ("Fargo (1996)", {"director": "Joel Coen", "star": "Frances McDormand"})]),
+    "book": (["genre", "pages"], [
+        ("Harry Potter and the Sorcerer's Stone", {"genre": "Fantasy", "pages": "309"}),
+        ("The Da Vinci Code", {"genre": "Thriller", "pages": "454"}),
+        ("Pride and Prejudice", {"genre": "Romance", "pages": "279"})]),
+}
+UNKNOWN = {"", "unknown", "n/a", "na", "none", "not available", "unavailable", "-", "?"}
+
+
+def sample_users(ds, n: int, rng) -> list[str]:
+    users = [u for u in ds.user_ids if ds.train.get(u)]
+    return users if not n or n >= len(users) else sorted(rng.sample(users, n), key=ds.user_ids.index)
+
+
+def direct_prompts(ds, tpl, users, pairs, seed):
+    for user in users:
+        rng = random.Random(f"{seed}:direct:{user}")
+        for k in range(pairs):
+            pair = unseen(ds, user, rng, 2)
+            if len(pair) < 2:
+                continue
+            ins, inp, _ = tpl.pairwise(user, "fit", pair)
+            yield {"id": f"direct:{user}:{k}", "task": "pairwise", "user": user, "instruction": ins, "input": inp,
+                   "candidates": [[i, ds.title(i)] for i in pair]}
+
+
+def sequential_prompts(ds, tpl, users, options, seed):
+    for user in users:
+        rng = random.Random(f"{seed}:sequential:{user}")
+        shown = unseen(ds, user, rng, options)
+        hist = [e["item"] for e in ds.train[user]]
+        ins, inp, _ = tpl.sequential(user, "train", shown, hist)
+        yield {"id": f"sequential:{user}", "task": "sequential", "user": user, "instruction": ins, "input": inp,
+               "candidates": [[i, ds.title(i)] for i in shown]}
+
+
+def attribute_prompts(ds):
+    noun = nouns(ds.stats.get("dataset", ""))[0]
+    fields, examples = ATTRIBUTES.get(noun, ATTRIBUTES["movie"])
+    shots = "\n\n".join(f"Title: {t}\n" + "\n".join(f"{f.capitalize()}: {a[f]}" for f in fields) for t, a in examples)
+    ins = (f"Provide the missing attributes of the {noun} ({', '.join(fields)}), one per line as in the "
+           f"examples. Write 'unknown' when you do not know.")
+    for item in ds.item_ids:
+        yield {"id": f"attribute:{item}", "task": "attribute", "user": "", "item": item, "instruction": ins,
+               "input": f"{shots}\n\nTitle: {ds.title(item)}", "fields": fields}
+
+
+def parse_attributes(text: str, fields: list[str]) -> dict[str, str]:
+    """`Field: value` lines -> {field: normalised value}; unknown-like values are dropped."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s*[-*]?\s*([A-Za-z ]+?)\s*[:=]\s*(.+?)\s*$", line)
+        if not m:
+            continue
+        key = m.group(1).strip().lower()
+        key = {"lead star": "star", "actor": "star", "lead actor": "star", "page length": "pages",
+               "page count": "pages"}.get(key, key)
+        value = " ".join(m.group(2).strip().strip(".\"'").split())
+        if key in fields and key not in out and value.lower() not in UNKNOWN:
+            if key == "pages":
+                digits = re.search(r"\d+", value)
+                if not digits:
+                    continue
+                value = digits.group()
+            out[key] = value.title() if value.islower() or value.isupper() else value
+    return out
+
+
+def to_triples(completions, prompts):
+    by_id = {p["id"]: p for p in prompts}
+    for c in completions:
+        p = by_id.get(c["id"])
+        if not p or c["status"] != "ok" or not c.get("items"):
+            continue
+        pos = c["items"][0]
+        neg = next(i for i, _ in p["candidates"] if i != pos)
+        yield {"user": c["user"], "pos": pos, "neg": neg}
+
+
+def to_sequences(ds, completions, seed):
+    chosen = {c["user"]: c["items"][0] for c in completions if c["status"] == "ok" and c.get("items")}
+    for user in ds.user_ids:
+        seq = [e["item"] for e in ds.train.get(user, [])]
+        if user in chosen and seq:
+            pos = random.Random(f"{seed}:insert:{user}").randint(0, len(seq) - 1)   # keep the last item last
+            seq = seq[:pos] + [chosen[user]] + seq[pos:]
+        yield {"user": user, "items": seq}
+
+
+def to_attributes(completions, prompts):
+    fields = {p["id"]: p["fields"] for p in prompts}
+    for c in completions:
+        attrs = parse_attributes(c["text"], fields.get(c["id"], []))
+        yield {"item": c["item"], "attrs": attrs}
+
+
+def run(task: str, data_dir: Path, out: str, model: str = "smollm2", backend: str = "hf", users: int = 0,
+        pairs: int = 1, options: int = 10, seed: int = 0, batch_size: int = 16, emit_prompts: bool = False,
+        completions: Path | None = None, llm_options: dict | None = None, history: int = 10) -> int:
+    from . import llm as llm_stage
+
+    ds = datamod.load(data_dir)
+    tpl = Templates(ds, None, history)
+    rng = random.Random(seed)
+    if task == "rating":
+        prompts = list(attribute_prompts(ds))
+    elif task == "direct":
+        prompts = list(direct_prompts(ds, tpl, sample_users(ds, users, rng), pairs, seed))
+    else:
+        prompts = list(sequential_prompts(ds, tpl, sample_users(ds, users, rng), options, seed))
+    if emit_prompts:
+        return write_jsonl(out, prompts)
+    if completions is None:
+        work = Path(str(out) + ".work")
+        work.mkdir(parents=True, exist_ok=True)
+        write_jsonl(work / "prompts.jsonl", prompts)
+        completions = work / "completions.jsonl"
+        if not completions.exists():
+            llm_stage.run(work / "prompts.jsonl", str(completions), backend, model, batch_size,
+                          options=llm_options or {})
+    done = list(read_jsonl(completions, "completion"))
+    bad = sum(c["status"] != "ok" for c in done)
+    if task == "direct":
+        records = list(to_triples(done, prompts))
+    elif task == "sequential":
+        records = list(to_sequences(ds, done, seed))
+    else:
+        records = list(to_attributes(done, prompts))
+        bad = sum(not r["attrs"] for r in records)
+    log(f"augment: {task}: {len(prompts)} prompts, {len(done)} answers, {bad} unusable, {len(records)} records")
+    return write_jsonl(out, records)
