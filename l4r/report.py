@@ -1,0 +1,87 @@
+"""Results table of one `make all` run beside the paper's rows:
+`python -m l4r.report --dataset ml-100k --backbone mf --dir out/ml-100k/mf --timings out/ml-100k/timings.jsonl`.
+
+Reads metrics-{base,ift,l4r}.jsonl (metric records from `l4r eval`), per-user-*.jsonl for a paired
+t-test of Llama4Rec against the best baseline, and the stage timings. Prints markdown on stdout.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .io import read_jsonl
+from .paper import RATING_COLS, TOPK_COLS, paper_row
+
+METHODS = [("base", "Base"), ("ift", "IFT"), ("l4r", "Llama4Rec")]
+
+
+def overall(path: Path) -> dict[str, float]:
+    return {r["metric"]: r["value"] for r in read_jsonl(path, "metric") if not r.get("group")}
+
+
+def per_user(path: Path, metric: str) -> dict[str, float]:
+    return {r["user"]: r[metric] for r in read_jsonl(path) if metric in r} if path.exists() else {}
+
+
+def pvalue(a: dict, b: dict) -> float | None:
+    from scipy.stats import ttest_rel
+
+    users = sorted(set(a) & set(b))
+    if len(users) < 2:
+        return None
+    x, y = [a[u] for u in users], [b[u] for u in users]
+    if x == y:
+        return 1.0
+    return float(ttest_rel(x, y).pvalue)
+
+
+def table(dataset: str, backbone: str, d: Path) -> list[str]:
+    found = {key: overall(d / f"metrics-{key}.jsonl") for key, _ in METHODS if (d / f"metrics-{key}.jsonl").exists()}
+    rating = any("RMSE" in m for m in found.values())
+    cols = RATING_COLS if rating else TOPK_COLS
+    lower_better = rating
+    lines = [f"| {backbone} | method | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for key, name in METHODS:
+        if key in found:
+            lines.append(f"| ours | {name} | " + " | ".join(f"{found[key].get(c, float('nan')):.4f}" for c in cols) + " |")
+    if "l4r" in found:
+        base = [k for k in ("base", "ift") if k in found]
+        cells = []
+        for c in cols:
+            best = (min if lower_better else max)(found[k].get(c, float("nan")) for k in base)
+            gain = (best - found["l4r"][c]) / best if lower_better else (found["l4r"][c] - best) / best if best else 0
+            best_key = (min if lower_better else max)(base, key=lambda k: found[k].get(c, 0))
+            p = pvalue(per_user(d / "per-user-l4r.jsonl", c), per_user(d / f"per-user-{best_key}.jsonl", c))
+            cells.append(f"{gain * 100:+.2f}%" + (f" (p={p:.3f})" if p is not None else ""))
+        lines.append("| ours | Impro. | " + " | ".join(cells) + " |")
+    for _, name in METHODS:
+        row = paper_row(backbone, name, dataset)
+        if row:
+            lines.append(f"| paper | {name} | " + " | ".join(f"{v:.4f}" for v in row) + " |")
+    return lines
+
+
+def timings(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    rows = list(read_jsonl(path))
+    total = sum(r["seconds"] for r in rows)
+    return ["", "| stage | seconds |", "|---|---|"] + [f"| {r['stage']} | {r['seconds']:.1f} |" for r in rows] + \
+        [f"| **total** | **{total:.1f}** |"]
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--backbone", required=True)
+    ap.add_argument("--dir", type=Path, required=True)
+    ap.add_argument("--timings", type=Path, default=None)
+    a = ap.parse_args(argv)
+    out = [f"## {a.backbone} on {a.dataset} (test split, all users)", ""] + table(a.dataset, a.backbone, a.dir)
+    if a.timings:
+        out += timings(a.timings)
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
