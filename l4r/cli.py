@@ -292,3 +292,45 @@ def augment(task: str = typer.Option("direct", help="direct (triples), sequentia
         raise UsageError(f"--task must be direct, sequential or rating, got {task!r}")
     stage.run(task, data, out, model, backend, users, pairs, options, seed, batch_size, emit_prompts, completions,
               {"base_url": base_url} if backend == "openai" else {})
+
+
+@app.command("eval", epilog="Example: l4r aggregate --data out/ml-100k/data --candidates out/ml-100k/mf/candidates.jsonl "
+                            "| l4r eval --data out/ml-100k/data --k 3,5 --per-user out/ml-100k/users.jsonl")
+def evaluate(files: Optional[list[Path]] = typer.Argument(None, help="prediction records (- or none: stdin); "
+                                                          "with --compare two --per-user files; with --runs metric files"),
+             data: Path = DATA,
+             split: str = typer.Option("test", help="train, valid or test: whose held-out items to score"),
+             k: str = typer.Option("3,5", "--k", help="top-k cutoffs, comma-separated"),
+             per_user: Optional[Path] = typer.Option(None, help="write per-user rows (rank, N(u), group, metrics)"),
+             markdown: Optional[Path] = typer.Option(None, help="write the metrics as a markdown table"),
+             label: Optional[str] = typer.Option(None, help="name of this run in the records and table"),
+             groups: int = typer.Option(5, help="user-activity quantile groups by N(u) (0: none)"),
+             compare: bool = typer.Option(False, "--compare", help="paired t-test of two --per-user files"),
+             metric: str = typer.Option("NDCG@5", help="--compare: the per-user metric to test"),
+             runs: bool = typer.Option(False, "--runs", help="mean and std over metric files (one per seed)")):
+    """Prediction records + held-out interactions -> metric records (HR@k, NDCG@k; RMSE, MAE).
+
+    Reads prediction (or candidates) records and the split of a prepared dataset. Writes metric records
+    on stdout, overall and per user-activity group; --compare writes one comparison record (paired
+    t-test), --runs one metric record (mean, std) per metric and group.
+    """
+    from .errors import UsageError
+    from .io import write_jsonl
+    from .stages import eval as stage
+
+    files = [str(f) for f in files or []]
+    if compare and runs:
+        raise UsageError("--compare and --runs exclude each other")
+    if compare:
+        if len(files) != 2:
+            raise UsageError(f"--compare takes two --per-user files, got {len(files)}")
+        write_jsonl("-", [stage.compare(Path(files[0]), Path(files[1]), metric)])
+    elif runs:
+        if not files:
+            raise UsageError("--runs takes metric files, one per run")
+        write_jsonl("-", stage.over_runs([Path(f) for f in files], markdown))
+    else:
+        if len(files) > 1:
+            raise UsageError(f"give one prediction file (or - for stdin), got {len(files)}")
+        write_jsonl("-", stage.run(files[0] if files else "-", data, split, stage.parse_ks(k), per_user, markdown,
+                                   label, groups))

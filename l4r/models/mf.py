@@ -1,5 +1,6 @@
 """MF with BPR: Koren et al. 2009 (matrix factorisation), trained with Bayesian Personalized
-Ranking (Rendle et al. 2009): L = -sum log sigmoid(y_ui - y_uj) + lambda * ||params of the batch||^2.
+Ranking (Rendle et al. 2009): L = -sum log sigmoid(y_ui - y_uj) + lambda * ||params of the batch||^2,
+with y_ui = e_u . e_i + b_i (an item bias, as in Rendle's BPR-MF, captures popularity).
 """
 from __future__ import annotations
 
@@ -16,17 +17,19 @@ class MF(nn.Module):
         self.reg = reg
         self.user = nn.Embedding(data.n_users, dim)
         self.item = nn.Embedding(data.n_items, dim)
+        self.bias = nn.Embedding(data.n_items, 1)
+        nn.init.zeros_(self.bias.weight)
         nn.init.normal_(self.user.weight, std=0.1)
         nn.init.normal_(self.item.weight, std=0.1)
 
     def loss(self, users, pos, neg):
         u, i, j = self.user(users), self.item(pos), self.item(neg[:, 0])
-        diff = (u * i).sum(-1) - (u * j).sum(-1)
+        diff = (u * i).sum(-1) + self.bias(pos)[:, 0] - (u * j).sum(-1) - self.bias(neg[:, 0])[:, 0]
         reg = (u.pow(2).sum() + i.pow(2).sum() + j.pow(2).sum()) / len(users)
         return -torch.nn.functional.logsigmoid(diff).mean() + self.reg * reg
 
     def score(self, users, seqs=None):
-        return self.user(users) @ self.item.weight.T
+        return self.user(users) @ self.item.weight.T + self.bias.weight.T
 
     def user_vectors(self, users, seqs=None):
         return self.user(users)

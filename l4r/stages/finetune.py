@@ -296,7 +296,7 @@ def _run(instructions, model_name, out, lr, epochs, batch_size, micro_batch, max
     from ..llm_models import resolve
 
     cfg = load_config(ds_config)
-    rank, local, world, on_gpu = setup_dist()
+    rank, _, world, on_gpu = setup_dist()
     if world > 1 and str(instructions) == "-":
         raise UsageError("with several processes give the instructions as a file, not stdin")
     cfg = fill_config(cfg, micro_batch, batch_size, world, on_gpu)
@@ -308,10 +308,11 @@ def _run(instructions, model_name, out, lr, epochs, batch_size, micro_batch, max
     from torch.utils.data import DataLoader, DistributedSampler
     from transformers import get_cosine_schedule_with_warmup
 
+    recs = read_instructions(instructions, sample, seed)  # bad records fail before the model loads
     source = resolve(model_name)
     model, tok, attn = load_model(source, on_gpu, grad_ckpt, cfg)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    data = [encode(r, tok, max_len) for r in read_instructions(instructions, sample, seed)]
+    data = [encode(r, tok, max_len) for r in recs]
     sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=True, seed=seed)
     loader = DataLoader(data, batch_size=micro_batch, sampler=sampler, collate_fn=lambda b: collate(b, pad_id))
     gas = cfg["gradient_accumulation_steps"]

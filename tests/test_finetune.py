@@ -1,0 +1,195 @@
+"""finetune: output-only labels, left truncation of the input, and real DeepSpeed ZeRO-3 runs on a tiny
+Llama (one process on CPU with checkpoint/resume, then two processes under torchrun); the saved
+folder must reload with from_pretrained, keep its tied embeddings, fit the data better and generate."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from l4r.errors import DataError, UsageError
+from l4r.io import write_jsonl
+
+INSTRUCTION = "Rank the candidate movies based on user historical interactions and make the top k recommendations."
+MOVIES = ["Toy Story (1995)", "Heat (1995)", "Casino (1995)", "Babe (1995)", "Fargo (1996)", "Star Wars (1977)",
+          "Contact (1997)", "Scream (1996)", "Twister (1996)", "Evita (1996)"]
+TRAIN = ["--lr", "1e-3", "--batch-size", "4", "--micro-batch", "2", "--warmup", "1", "--max-steps", "6"]
+
+
+def records(n: int = 16) -> list[dict]:
+    out = []
+    for i in range(n):
+        rng = random.Random(i)
+        hist, cands = rng.sample(MOVIES, 5), rng.sample(MOVIES, 4)
+        out.append({"id": f"u{i}", "task": "listwise", "instruction": INSTRUCTION,
+                    "input": "Interaction History: " + "; ".join(hist) + "\nCandidate Items: " + "; ".join(cands),
+                    "output": "; ".join(sorted(cands))})
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from l4r.tiny import build
+
+    d = tmp_path_factory.mktemp("finetune")
+    recs = records()
+    write_jsonl(d / "ins.jsonl", recs)
+    model = build(d / "m", texts=[r["input"] + "\n" + r["output"] for r in recs])
+    return d, recs, model
+
+
+def cli(*args, timeout=240, launcher=()) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
+    env["OMP_NUM_THREADS"] = "1"  # a tiny model: threads only add contention on a busy machine
+    proc = subprocess.run([sys.executable, *launcher, "-m", "l4r", "finetune", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, proc.stdout[-2000:]  # stdout carries the meta record only
+    return json.loads(lines[0])
+
+
+def read_log(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def data_loss(model_dir, recs) -> float:
+    """Mean output-token cross-entropy of a saved model on the training examples."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from l4r.stages.finetune import collate, encode
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    batch = collate([encode(r, tok, 2048) for r in recs], tok.pad_token_id)
+    with torch.no_grad():
+        return float(model(**batch).loss)
+
+
+def check_saved(out: Path, base: Path, recs) -> None:
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert model.config.tie_word_embeddings
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()  # still tied
+    saved = load_file(out / "model.safetensors")
+    assert torch.equal(model.model.embed_tokens.weight, saved["model.embed_tokens.weight"])
+    assert data_loss(out, recs) < data_loss(base, recs) - 0.2  # the gathered ZeRO-3 weights are the trained ones
+    tok = AutoTokenizer.from_pretrained(out)
+    x = tok("Below is an instruction", return_tensors="pt")
+    gen = model.generate(**x, max_new_tokens=4, do_sample=False, pad_token_id=tok.pad_token_id)
+    assert gen.shape[1] > x["input_ids"].shape[1]
+
+
+# ---------------------------------------------------------------- data
+
+def test_labels_cover_only_output_and_eos(tiny):
+    from transformers import AutoTokenizer
+
+    from l4r.prompts import render
+    from l4r.stages.finetune import IGNORE, collate, encode
+
+    _, recs, model = tiny
+    tok = AutoTokenizer.from_pretrained(model)
+    enc = encode(recs[0], tok, 2048)
+    prompt = tok(render(recs[0]["instruction"], recs[0]["input"]))["input_ids"]
+    assert enc["input_ids"][:len(prompt)] == prompt and not enc["truncated"]
+    assert enc["labels"][:len(prompt)] == [IGNORE] * len(prompt)
+    assert enc["labels"][len(prompt):] == enc["input_ids"][len(prompt):]
+    assert enc["labels"][-1] == tok.eos_token_id
+    assert tok.decode(enc["labels"][len(prompt):-1]) == recs[0]["output"]
+    batch = collate([enc, encode({**recs[1], "output": "Heat (1995)"}, tok, 2048)], tok.pad_token_id)
+    pad = batch["attention_mask"] == 0
+    assert pad.any() and (batch["labels"][pad] == IGNORE).all()
+
+
+def test_truncation_cuts_input_from_the_left_and_keeps_output(tiny):
+    from transformers import AutoTokenizer
+
+    from l4r.stages.finetune import IGNORE, encode
+
+    _, recs, model = tiny
+    tok = AutoTokenizer.from_pretrained(model)
+    full = len(encode(recs[0], tok, 2048)["input_ids"])
+    for limit in (full - 3, full - 25):
+        enc = encode(recs[0], tok, limit)
+        assert enc["truncated"] and len(enc["input_ids"]) <= limit
+        n = enc["labels"].count(IGNORE)
+        assert tok.decode(enc["input_ids"][n:-1]) == recs[0]["output"]
+        prompt = tok.decode(enc["input_ids"][:n])
+        assert prompt.startswith("Below is an instruction") and recs[0]["input"].endswith(prompt.split("### Input:\n")[1]
+                                                                                          .split("\n\n### Response")[0])
+        assert "Interaction History" not in prompt or limit == full - 3
+    with pytest.raises(DataError, match="output: .*over --max-len 40"):
+        encode({**recs[0], "_where": ("ins.jsonl", 1)}, tok, 40)
+
+
+def test_bad_record_and_batch_flags(tiny, tmp_path):
+    from l4r.stages.finetune import DEFAULT_CONFIG, fill_config, load_config, read_instructions
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(records(1)[0]) + "\n" + json.dumps({"id": "x", "task": "t", "instruction": "i"}) + "\n")
+    with pytest.raises(DataError, match=r"bad.jsonl:2: input: missing"):
+        read_instructions(bad)
+    assert [r["id"] for r in read_instructions(tiny[0] / "ins.jsonl", 5, 0)] == \
+        [r["id"] for r in read_instructions(tiny[0] / "ins.jsonl", 5, 0)] != [f"u{i}" for i in range(5)]
+    cfg = fill_config(load_config(), 4, 16, 2, on_gpu=False)
+    assert (cfg["gradient_accumulation_steps"], cfg["train_batch_size"], cfg["bf16"]["enabled"]) == (2, 16, False)
+    assert cfg["zero_optimization"]["stage"] == 3 and "_comment" not in cfg
+    assert fill_config(load_config(), 4, 16, 1, on_gpu=True)["bf16"]["enabled"] is True
+    with pytest.raises(UsageError):
+        fill_config(load_config(), 4, 16, 3, on_gpu=False)
+    root = Path(__file__).resolve().parents[1]
+    for copy in (root / "configs" / "zero3.json", root / "l4r" / "configs" / "zero3.json"):
+        shipped = {k: v for k, v in json.loads(copy.read_text()).items() if not k.startswith("_")}
+        assert shipped == DEFAULT_CONFIG  # the repo file, the packaged copy and the built-in fallback agree
+
+
+# ---------------------------------------------------------------- real DeepSpeed runs
+
+def test_zero3_one_process_trains_saves_and_resumes(tiny):
+    d, recs, model = tiny
+    out = d / "one"
+    meta = cli(d / "ins.jsonl", "--model", model, "--out", out, *TRAIN, "--save-every", "3")
+    assert (meta["world_size"], meta["zero_stage"], meta["steps"], meta["attention"]) == (1, 3, 6, "sdpa")
+    assert meta["gradient_checkpointing"] and meta["accumulation"] == 2 and meta["tokens_per_s"] > 0
+    log = read_log(out / "train_log.jsonl")
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]
+    assert log[-1]["loss"] < log[0]["loss"] - 0.3
+    assert json.loads((out / "train_meta.json").read_text())["steps"] == 6
+    check_saved(out, model, recs)
+
+    # resume from the step-3 checkpoint: steps 4..6 repeat the uninterrupted run
+    again = d / "again"
+    shutil.copytree(out / "checkpoints", again / "checkpoints")
+    (again / "checkpoints" / "latest").write_text("global_step3")
+    (again / "train_log.jsonl").write_text("\n".join(json.dumps(r) for r in log[:3]) + "\n")
+    meta2 = cli(d / "ins.jsonl", "--model", model, "--out", again, *TRAIN, "--resume", "--no-grad-checkpointing")
+    assert (meta2["steps"], meta2["steps_this_run"]) == (6, 3)
+    log2 = read_log(again / "train_log.jsonl")
+    assert [r["step"] for r in log2] == [1, 2, 3, 4, 5, 6]
+    for a, b in zip(log[3:], log2[3:]):
+        assert b["loss"] == pytest.approx(a["loss"], abs=1e-4) and b["lr"] == pytest.approx(a["lr"])
+
+
+def test_zero3_two_processes_under_torchrun(tiny):
+    if importlib.util.find_spec("torch.distributed.run") is None or not shutil.which("torchrun"):
+        pytest.skip("torchrun is not available")
+    d, recs, model = tiny
+    out = d / "two"
+    meta = cli(d / "ins.jsonl", "--model", model, "--out", out, *TRAIN, "--no-grad-checkpointing",
+               launcher=("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"))
+    assert (meta["world_size"], meta["accumulation"], meta["steps"]) == (2, 1, 6)
+    log = read_log(out / "train_log.jsonl")
+    assert log[-1]["loss"] < log[0]["loss"] - 0.3
+    check_saved(out, model, recs)
