@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 from datetime import datetime, timezone
 from pathlib import Path
 

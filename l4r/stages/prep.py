@@ -161,6 +161,10 @@ def read_raw(name: str, folder: Path, options: dict | None) -> Raw:
     if name in ("csv", "jsonl"):
         opts = dict(options or {})
         return mod.read(folder, opts.pop("columns", None), forced=name if name == "jsonl" else None, **opts)
+    opts = options or {}
+    if any((opts.get("columns") or {}).values()) or any(opts.get(k) for k in ("items", "users", "sep")):
+        raise UsageError("--user-col, --item-col, --rating-col, --time-col, --title-col, --items, --users and --sep "
+                         "are for --dataset csv or jsonl")
     return mod.read(folder)
 
 

@@ -1,0 +1,301 @@
+"""eval: predictions -> metrics (paper 5.1.2), per user activity group, compared, or averaged over runs.
+
+Reads: prediction records — {"user", "items": [ranked ids]} for top-k (candidates records work too;
+those of another split are skipped) and {"user", "item", "rating"} for rating prediction — and the
+held-out interactions of --split (+ train.jsonl for N(u)) from a prepared dataset folder.
+Writes: metric records {"metric": "HR@3", "value", "n", "group"} on stdout; per-user rows
+(--per-user: user, item, rank, N, group and each metric; AE/SE for ratings); a markdown table
+(--markdown).
+
+Top-k metrics average over ALL users with a held-out item in the split: a user without a
+prediction counts as a miss (their number goes to stderr). Rating metrics average over all
+held-out interactions: a missing rating prediction is an error (a smaller denominator would flatter
+the model), predictions for other pairs are ignored and counted.
+--compare A B: paired t-test of two per-user files on one metric (the paper's significance test).
+--runs F1 F2 ...: mean and sample std of each metric over metric files (the paper averages 5 seeds).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import metrics as M
+from ..data import SPLITS, natural
+from ..errors import DataError, UsageError
+from ..io import atomic_path, log, open_text, parse_line, read_jsonl, write_jsonl
+from ..schema import check
+
+
+def parse_ks(text: str) -> list[int]:
+    try:
+        ks = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"--k takes cutoffs like 3,5; got {text!r}") from None
+    if not ks or any(k < 1 for k in ks):
+        raise UsageError(f"--k takes positive cutoffs like 3,5; got {text!r}")
+    return sorted(set(ks))
+
+
+def held_out(data: Path, split: str) -> dict[str, dict]:
+    """user -> the held-out interaction of `split` (split train: each user's last training event)."""
+    if split not in SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(SPLITS)}; got {split!r}")
+    if not (Path(data) / "train.jsonl").exists():
+        raise UsageError(f"{data}: not a prepared dataset folder (run `l4r prep --out {data}` first)")
+    path = Path(data) / f"{split}.jsonl"
+    out: dict[str, dict] = {}
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            r = check(parse_line(line, str(path), lineno), "interaction", str(path), lineno)
+            if split != "train" and r["user"] in out:
+                raise DataError("a second held-out interaction for this user", str(path), lineno, "user")
+            out[r["user"]] = r
+    return out
+
+
+def train_counts(data: Path) -> dict[str, int]:
+    """N(u): training interactions per user (reads only the user field, for speed)."""
+    path = Path(data) / "train.jsonl"
+    counts: dict[str, int] = {}
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                user = parse_line(line, str(path), lineno).get("user")
+                if not isinstance(user, str):
+                    raise DataError("missing or not a string", str(path), lineno, "user")
+                counts[user] = counts.get(user, 0) + 1
+    return counts
+
+
+def read_predictions(path, split: str) -> tuple[dict, dict, int]:
+    """(user -> ranked items, (user, item) -> rating, records of another split skipped)."""
+    name = "<stdin>" if str(path) == "-" else str(path)
+    ranked: dict[str, list[str]] = {}
+    rated: dict[tuple[str, str], float] = {}
+    other = 0
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            rec = check(parse_line(line, name, lineno), "prediction", name, lineno)
+            if rec.get("split") not in (None, split):
+                other += 1
+                continue
+            user = rec["user"]
+            if rec.get("items") is not None:
+                if any(not isinstance(i, str) for i in rec["items"]):
+                    raise DataError("every ranked id must be a string", name, lineno, "items")
+                if user in ranked:
+                    raise DataError(f"a second ranked list for user {user}", name, lineno, "user")
+                ranked[user] = rec["items"]
+            elif rec.get("item") is not None and rec.get("rating") is not None:
+                if (user, rec["item"]) in rated:
+                    raise DataError(f"a second rating for user {user}, item {rec['item']}", name, lineno, "item")
+                rated[(user, rec["item"])] = float(rec["rating"])
+            else:
+                raise DataError("missing (a top-k prediction needs items; a rating prediction needs item and "
+                                "rating)", name, lineno, "items")
+    return ranked, rated, other
+
+
+def topk_rows(targets: dict, ranked: dict, ks: list[int]) -> list[dict]:
+    rows = []
+    for user in sorted(targets, key=natural):
+        item = targets[user]["item"]
+        rank = M.rank_of(ranked[user], item) if user in ranked else None
+        row = {"user": user, "item": item, "rank": rank, "predicted": user in ranked}
+        for k in ks:
+            row[f"HR@{k}"] = M.hit_ratio(rank, k)
+            row[f"NDCG@{k}"] = M.ndcg(rank, k)
+        rows.append(row)
+    return rows
+
+
+def rating_rows(targets: dict, rated: dict, source: str) -> list[dict]:
+    rows, missing = [], []
+    for user in sorted(targets, key=natural):
+        t = targets[user]
+        if t.get("rating") is None:
+            raise DataError(f"user {user}: the held-out interaction has no rating to compare with", source,
+                            field="rating")
+        pred = rated.get((user, t["item"]))
+        if pred is None:
+            missing.append((user, t["item"]))
+            continue
+        err = pred - t["rating"]
+        rows.append({"user": user, "item": t["item"], "rating": t["rating"], "prediction": pred,
+                     "AE": abs(err), "SE": err * err})
+    if missing:
+        u, i = missing[0]
+        raise DataError(f"{len(missing)} of {len(targets)} held-out interactions have no rating prediction "
+                        f"(first: user {u}, item {i}); predict every held-out pair", source, field="rating")
+    return rows
+
+
+def summarise(rows: list[dict], names: list[str], group: str | None) -> list[dict]:
+    """Metric records: the mean of each per-user metric (RMSE: sqrt of the mean SE)."""
+    out = []
+    for name in names:
+        if name == "RMSE":
+            value = M.rmse(r["prediction"] - r["rating"] for r in rows)
+        elif name == "MAE":
+            value = M.mae(r["prediction"] - r["rating"] for r in rows)
+        else:
+            value = M.mean(r[name] for r in rows)
+        out.append({"metric": name, "value": round(value, 6), "n": len(rows), "group": group})
+    return out
+
+
+def with_groups(rows: list[dict], counts: dict[str, int], names: list[str], groups: int) -> list[dict]:
+    """Tag rows with N(u) and its quantile group; metric records per group (paper Fig. 1's long tail)."""
+    for r in rows:
+        r["N"], r["group"] = counts.get(r["user"], 0), None
+    if groups < 1 or not rows:
+        return []
+    bounds = M.quantile_bounds([r["N"] for r in rows], groups)
+    by_group: dict[str, list[dict]] = {}
+    for r in rows:
+        r["group"] = M.group_label(r["N"], bounds)
+        by_group.setdefault(r["group"], []).append(r)
+    return [rec for g in sorted(by_group, key=lambda g: int(g[1:g.index(" ")]))
+            for rec in summarise(by_group[g], names, g)]
+
+
+def markdown(records: list[dict], label: str) -> str:
+    """Overall metrics as one table row, groups as a second table."""
+    names = list(dict.fromkeys(r["metric"] for r in records))
+    overall = {r["metric"]: r for r in records if r.get("group") is None}
+    n = next(iter(overall.values()))["n"] if overall else 0
+    lines = [f"| run | {' | '.join(names)} | users |", "|---" * (len(names) + 2) + "|",
+             f"| {label} | " + " | ".join(f"{overall[m]['value']:.4f}" if m in overall else "" for m in names)
+             + f" | {n} |"]
+    groups = list(dict.fromkeys(r["group"] for r in records if r.get("group") is not None))
+    if groups:
+        cell = {(r["group"], r["metric"]): r for r in records}
+        lines += ["", "By user activity (N = training interactions, quantile groups):", "",
+                  f"| group | users | {' | '.join(names)} |", "|---" * (len(names) + 2) + "|"]
+        for g in groups:
+            first = next(r for r in records if r.get("group") == g)
+            lines.append(f"| {g} | {first['n']} | " + " | ".join(
+                f"{cell[(g, m)]['value']:.4f}" if (g, m) in cell else "" for m in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def run(predictions, data: Path, split: str = "test", ks: list[int] = (3, 5), per_user: Path | None = None,
+        markdown_to: Path | None = None, label: str | None = None, groups: int = 5) -> list[dict]:
+    """Score predictions against the held-out interactions of `split`; return the metric records."""
+    if groups < 0:
+        raise UsageError(f"--groups must be >= 0; got {groups}")
+    targets = held_out(data, split)
+    counts = train_counts(data)
+    ranked, rated, other = read_predictions(predictions, split)
+    source = "<stdin>" if str(predictions) == "-" else str(predictions)
+    if not ranked and not rated:
+        raise DataError(f"no prediction records for split {split}" + (f" ({other} of other splits)" if other else ""),
+                        source)
+    records, rows = [], {}
+    if ranked:
+        names = [f"{m}@{k}" for k in ks for m in ("HR", "NDCG")]
+        trows = topk_rows(targets, ranked, ks)
+        grouped = with_groups(trows, counts, names, groups)
+        records += summarise(trows, names, None) + grouped
+        unseen = sum(not r["predicted"] for r in trows)
+        if unseen:
+            log(f"eval: {unseen} of {len(trows)} users with a {split} item have no ranked list: counted as misses")
+        extra = len(set(ranked) - set(targets))
+        if extra:
+            log(f"eval: {extra} ranked lists are for users without a {split} item: ignored")
+        for r in trows:
+            rows[r["user"]] = r
+    if rated:
+        rrows = rating_rows(targets, rated, source)
+        grouped = with_groups(rrows, counts, ["RMSE", "MAE"], groups)
+        records += summarise(rrows, ["RMSE", "MAE"], None) + grouped
+        extra = len(rated) - len(rrows)
+        if extra:
+            log(f"eval: {extra} rating predictions are for pairs that are not held out in {split}: ignored")
+        for r in rrows:
+            rows[r["user"]] = {**rows.get(r["user"], {}), **r}
+    if other:
+        log(f"eval: {other} records of other splits skipped")
+    if label:
+        records = [{**r, "label": label} for r in records]
+    if per_user:
+        write_jsonl(per_user, [rows[u] for u in sorted(rows, key=natural)])
+    if markdown_to:
+        write_text(markdown_to, markdown(records, label or source))
+    overall = "  ".join(f"{r['metric']} {r['value']:.4f}" for r in records if r["group"] is None)
+    log(f"eval: {split}, {len(targets)} users: {overall}")
+    return records
+
+
+def per_user_values(path: Path, metric: str) -> dict[str, float]:
+    """user -> value of `metric` in a --per-user file (MAE reads AE, RMSE reads SE)."""
+    key = {"MAE": "AE", "RMSE": "SE"}.get(metric, metric)
+    out = {}
+    name = str(path)
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            rec = parse_line(line, name, lineno)
+            if not isinstance(rec.get("user"), str):
+                raise DataError("missing or not a string (is this a --per-user file?)", name, lineno, "user")
+            value = rec.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise DataError(f"missing or not a number (per-user metrics here: "
+                                f"{', '.join(k for k in rec if '@' in k or k in ('AE', 'SE'))})", name, lineno, key)
+            out[rec["user"]] = float(value)
+    return out
+
+
+def compare(a: Path, b: Path, metric: str) -> dict:
+    """Paired t-test of two per-user files on one metric, over the users both hold."""
+    va, vb = per_user_values(a, metric), per_user_values(b, metric)
+    users = sorted(set(va) & set(vb), key=natural)
+    unpaired = len(set(va) ^ set(vb))
+    if unpaired:
+        log(f"eval: {unpaired} users are in only one of the two files: left out")
+    if len(users) < 2:
+        raise DataError(f"{len(users)} users in both files; a paired t-test needs at least 2", f"{a}, {b}")
+    xa, xb = [va[u] for u in users], [vb[u] for u in users]
+    t, p = M.paired_ttest(xa, xb)
+    rec = {"metric": metric, "a": str(a), "b": str(b), "mean_a": round(M.mean(xa), 6),
+           "mean_b": round(M.mean(xb), 6), "diff": round(M.mean(xa) - M.mean(xb), 6), "t": round(t, 6),
+           "p": p, "n": len(users), "per_user": {"MAE": "AE", "RMSE": "SE"}.get(metric, metric)}
+    log(f"eval: {metric} A {rec['mean_a']:.4f}  B {rec['mean_b']:.4f}  A-B {rec['diff']:+.4f}  "
+        f"t {t:.3f}  p {p:.4g}  ({len(users)} paired users)" + ("  *" if p <= 0.05 else ""))
+    return rec
+
+
+def over_runs(files: list[Path], markdown_to: Path | None = None) -> list[dict]:
+    """Mean and sample std of each (metric, group) over metric files, one file per run."""
+    values: dict[tuple, list[float]] = {}
+    users: dict[tuple, float] = {}
+    for f in files:
+        for r in read_jsonl(f, "metric"):
+            key = (r["metric"], r.get("group"))
+            values.setdefault(key, []).append(float(r["value"]))
+            users.setdefault(key, r.get("n"))
+    if not values:
+        raise DataError("no metric records", ", ".join(map(str, files)))
+    records = []
+    for (metric, group), vals in values.items():
+        if len(vals) != len(files):
+            log(f"eval: {metric} {group or ''} is in {len(vals)} of {len(files)} runs")
+        sd = M.std(vals)
+        records.append({"metric": metric, "value": round(M.mean(vals), 6),
+                        "std": round(sd, 6) if sd is not None else None, "runs": len(vals),
+                        "n": users[(metric, group)], "group": group})
+    if markdown_to:
+        lines = ["| metric | group | mean | std | runs |", "|---|---|---|---|---|"]
+        lines += [f"| {r['metric']} | {r['group'] or 'all'} | {r['value']:.4f} | "
+                  f"{'' if r['std'] is None else format(r['std'], '.4f')} | {r['runs']} |" for r in records]
+        write_text(markdown_to, "\n".join(lines) + "\n")
+    return records
