@@ -22,11 +22,13 @@ L4R         ?= $(PY) -m l4r
 INSTRUCTIONS ?= 64
 FT_ARGS     ?= --epochs 1 --batch-size 8 --micro-batch 4 --max-len 768 --warmup 2 --lr 1e-4 --no-grad-checkpointing
 AUG_USERS   ?= 200
+AUG_ITEMS   ?= 300
 LLM_BATCH   ?= 16
 MODE        ?= listwise
 ALPHA1      ?= 0.5
 ALPHA2      ?= 0.1
 BACKBONE_ARGS ?=
+FINETUNE   ?= $(L4R) finetune
 
 O  := $(OUT)
 B  := $(O)/$(BACKBONE)
@@ -53,52 +55,88 @@ $(O)/data/stats.json:
 	$(T) prep -- $(L4R) prep --dataset $(DATASET) --raw $(RAW) --out $(O)/data > /dev/null
 
 # 2. the conventional backbone (Base)
-$(B)/base/candidates.jsonl: $(O)/data/stats.json
+$(B)/base/candidates.jsonl $(B)/base/predictions.jsonl: $(O)/data/stats.json
 	$(T) backbone -- $(L4R) backbone --model $(BACKBONE) --data $(O)/data --out $(B)/base --k $(K) --seed $(SEED) $(BACKBONE_ARGS)
 
+# per-scenario wiring (paper 4.2): what the LLM augments and how the backbone takes it
+ifeq ($(TASK),rating)
+  BASE_OUT   := $(B)/base/predictions.jsonl
+  AUG_OUT    := $(B)/aug/predictions.jsonl
+  AUG_FILE   := $(B)/attributes.jsonl
+  AUG_FLAG   := --extra
+  AUG_LLM    := $(LLM)
+  AUG_DEP    := $(O)/data/stats.json
+  INS_IFT    := --tasks rating --rating-predictions $(B)/base/predictions.jsonl
+  INS_L4R    := --tasks rating --rating-predictions $(B)/base/predictions.jsonl
+  PROMPT_IFT := --tasks rating --rating-predictions $(B)/base/predictions.jsonl
+  PROMPT_L4R := --tasks rating --rating-predictions $(B)/aug/predictions.jsonl
+  AGG_IFT    := --task rating --predictions $(B)/base/predictions.jsonl --scheme llm
+  AGG_L4R    := --task rating --predictions $(B)/aug/predictions.jsonl
+  AGG_BASE   := --task rating --predictions $(B)/base/predictions.jsonl --scheme rec
+  EVAL_K     :=
+else
+  BASE_OUT   := $(B)/base/candidates.jsonl
+  AUG_OUT    := $(B)/aug/candidates.jsonl
+  AUG_LLM    := $(B)/llm-l4r
+  AUG_DEP    := $(B)/llm-l4r/train_meta.json
+  INS_IFT    := --candidates $(B)/base/candidates.jsonl --tasks listwise,pointwise
+  PROMPT_IFT := --candidates $(B)/base/candidates.jsonl --tasks $(MODE) --reachable-only
+  PROMPT_L4R := --candidates $(B)/aug/candidates.jsonl --tasks $(MODE) --reachable-only
+  AGG_IFT    := --candidates $(B)/base/candidates.jsonl --mode $(MODE) --scheme llm
+  AGG_L4R    := --candidates $(B)/aug/candidates.jsonl --mode $(MODE)
+  AGG_BASE   := --candidates $(B)/base/candidates.jsonl --scheme rec
+  EVAL_K     := --k 3,5
+ ifeq ($(TASK),sequential)
+  AUG_FILE   := $(B)/sequences.jsonl
+  AUG_FLAG   := --sequences
+  INS_L4R    := --candidates $(B)/base/candidates.jsonl --tasks listwise,pointwise,sequential
+ else
+  AUG_FILE   := $(B)/triples.jsonl
+  AUG_FLAG   := --extra
+  INS_L4R    := --candidates $(B)/base/candidates.jsonl --tasks listwise,pointwise,pairwise
+ endif
+endif
+
 # 3. instruction data: plain (IFT) and with prompt augmentation (Llama4Rec)
-$(B)/instructions-ift.jsonl: $(B)/base/candidates.jsonl
-	$(T) instruct-ift -- $(L4R) instruct --data $(O)/data --candidates $< --no-augment \
-	  --tasks listwise,pointwise --per-task $(INSTRUCTIONS) --seed $(SEED) -o $@
-$(B)/instructions-l4r.jsonl: $(B)/base/candidates.jsonl
-	$(T) instruct-l4r -- $(L4R) instruct --data $(O)/data --candidates $< --embeddings $(B)/base/embeddings.jsonl \
-	  --tasks listwise,pointwise,pairwise --per-task $(INSTRUCTIONS) --seed $(SEED) -o $@
+$(B)/instructions-ift.jsonl: $(BASE_OUT)
+	$(T) instruct-ift -- $(L4R) instruct --data $(O)/data $(INS_IFT) --no-augment \
+	  --per-task $(INSTRUCTIONS) --seed $(SEED) -o $@
+$(B)/instructions-l4r.jsonl: $(BASE_OUT)
+	$(T) instruct-l4r -- $(L4R) instruct --data $(O)/data $(INS_L4R) --embeddings $(B)/base/embeddings.jsonl \
+	  --per-task $(INSTRUCTIONS) --seed $(SEED) -o $@
 
 # 4. instruction tuning (DeepSpeed ZeRO-3)
 $(B)/llm-%/train_meta.json: $(B)/instructions-%.jsonl
-	$(T) finetune-$* -- $(L4R) finetune $< --model $(LLM) --out $(B)/llm-$* --seed $(SEED) $(FT_ARGS)
+	$(T) finetune-$* -- $(FINETUNE) $< --model $(LLM) --out $(B)/llm-$* --seed $(SEED) $(FT_ARGS) > /dev/null
 
-# 5. data augmentation with the tuned LLM, then the backbone retrained on D u D'
-$(B)/triples.jsonl: $(B)/llm-l4r/train_meta.json
-	$(T) augment -- $(L4R) augment --task direct --data $(O)/data --model $(B)/llm-l4r --backend $(BACKEND) \
-	  --users $(AUG_USERS) --seed $(SEED) --batch-size $(LLM_BATCH) -o $@
-$(B)/aug/candidates.jsonl: $(B)/triples.jsonl
+# 5. data augmentation by the LLM, then the backbone retrained with it
+$(AUG_FILE): $(AUG_DEP)
+	$(T) augment -- $(L4R) augment --task $(TASK) --data $(O)/data --model $(AUG_LLM) --backend $(BACKEND) \
+	  --users $(AUG_USERS) --items $(AUG_ITEMS) --seed $(SEED) --batch-size $(LLM_BATCH) -o $@
+$(AUG_OUT): $(AUG_FILE)
 	$(T) backbone-aug -- $(L4R) backbone --model $(BACKBONE) --data $(O)/data --out $(B)/aug --k $(K) \
-	  --seed $(SEED) --extra $< $(BACKBONE_ARGS)
+	  --seed $(SEED) $(AUG_FLAG) $< $(BACKBONE_ARGS)
 
-# 6. prompts (IFT: plain, base candidates; Llama4Rec: augmented, augmented backbone) and inference
-$(B)/prompts-ift.jsonl: $(B)/base/candidates.jsonl
-	$(T) prompt-ift -- $(L4R) prompt --data $(O)/data --candidates $< --no-augment --tasks $(MODE) \
-	  --reachable-only --seed $(SEED) -o $@
-$(B)/prompts-l4r.jsonl: $(B)/aug/candidates.jsonl
-	$(T) prompt-l4r -- $(L4R) prompt --data $(O)/data --candidates $< --embeddings $(B)/aug/embeddings.jsonl \
-	  --tasks $(MODE) --reachable-only --seed $(SEED) -o $@
+# 6. prompts (IFT: plain; Llama4Rec: similar user + the augmented backbone's prediction) and inference
+$(B)/prompts-ift.jsonl: $(BASE_OUT)
+	$(T) prompt-ift -- $(L4R) prompt --data $(O)/data $(PROMPT_IFT) --no-augment --seed $(SEED) -o $@
+$(B)/prompts-l4r.jsonl: $(AUG_OUT)
+	$(T) prompt-l4r -- $(L4R) prompt --data $(O)/data $(PROMPT_L4R) --embeddings $(B)/aug/embeddings.jsonl \
+	  --seed $(SEED) -o $@
 $(B)/completions-%.jsonl: $(B)/prompts-%.jsonl $(B)/llm-%/train_meta.json
 	$(T) llm-$* -- $(L4R) llm $< --model $(B)/llm-$* --backend $(BACKEND) --batch-size $(LLM_BATCH) -o $@
 
-# 7. aggregation: Base (backbone alone), IFT (LLM re-ranking), Llama4Rec (adaptive)
-$(B)/pred-base.jsonl: $(B)/base/candidates.jsonl
-	$(L4R) aggregate '' --data $(O)/data --candidates $< --scheme rec -o $@
+# 7. aggregation: Base (backbone alone), IFT (the LLM alone), Llama4Rec (adaptive, Eq. 5-7)
+$(B)/pred-base.jsonl: $(BASE_OUT)
+	$(L4R) aggregate '' --data $(O)/data $(AGG_BASE) -o $@
 $(B)/pred-ift.jsonl: $(B)/completions-ift.jsonl
-	$(T) aggregate-ift -- $(L4R) aggregate $< --data $(O)/data --candidates $(B)/base/candidates.jsonl \
-	  --mode $(MODE) --scheme llm -o $@
+	$(T) aggregate-ift -- $(L4R) aggregate $< --data $(O)/data $(AGG_IFT) -o $@
 $(B)/pred-l4r.jsonl: $(B)/completions-l4r.jsonl
-	$(T) aggregate-l4r -- $(L4R) aggregate $< --data $(O)/data --candidates $(B)/aug/candidates.jsonl \
-	  --mode $(MODE) --alpha1 $(ALPHA1) --alpha2 $(ALPHA2) -o $@
+	$(T) aggregate-l4r -- $(L4R) aggregate $< --data $(O)/data $(AGG_L4R) --alpha1 $(ALPHA1) --alpha2 $(ALPHA2) -o $@
 
 # 8. evaluation on the test split, over all users
 $(B)/metrics-%.jsonl: $(B)/pred-%.jsonl
-	$(L4R) eval $< --data $(O)/data --split test --k 3,5 --per-user $(B)/per-user-$*.jsonl > $@
+	$(L4R) eval $< --data $(O)/data --split test $(EVAL_K) --per-user $(B)/per-user-$*.jsonl > $@
 $(B)/results.md: $(B)/metrics-base.jsonl $(B)/metrics-ift.jsonl $(B)/metrics-l4r.jsonl
 	$(PY) -m l4r.report --dataset $(DATASET) --backbone $(BACKBONE) --dir $(B) --timings $(O)/timings.jsonl > $@
 

@@ -87,7 +87,10 @@ def backbone(model: str = typer.Option("mf", "--model", "-m", help="mf, lightgcn
                                                   "or attribute records (rating)"),
              sequences: Optional[Path] = typer.Option(None, help="sequence records replacing training sequences"),
              load: Optional[Path] = typer.Option(None, help="load this checkpoint instead of training"),
-             patience: int = typer.Option(10, help="early stopping: evaluations without validation gain")):
+             patience: int = typer.Option(10, help="early stopping: evaluations without validation gain"),
+             threads: int = typer.Option(1, help="torch CPU threads"),
+             refit: bool = typer.Option(False, "--refit/--no-refit", help="top-k: serve the test split from a model "
+                                        "retrained on train + valid for the validation-selected epochs")):
     """Train a conventional recommender; write its candidates (top-k' per user and split) and user embeddings.
 
     Reads a prepared dataset (+ optional triple / sequence / attribute records). Writes candidates,
@@ -95,7 +98,7 @@ def backbone(model: str = typer.Option("mf", "--model", "-m", help="mf, lightgcn
     """
     from .stages import backbone as stage
 
-    stage.run(model, data, out, k, seed, stage.parse_hp(hp), extra, sequences, load, patience)
+    stage.run(model, data, out, k, seed, stage.parse_hp(hp), extra, sequences, load, patience, threads, refit)
 
 
 def _csv(value: str) -> list[str]:
@@ -276,6 +279,7 @@ def augment(task: str = typer.Option("direct", help="direct (triples), sequentia
             model: str = typer.Option("smollm2", "--model", "-m", help="the instruction-tuned LLM"),
             backend: str = typer.Option("hf", help="hf, vllm or openai"),
             users: int = typer.Option(0, help="sample this many users (0: all)"),
+            items: int = typer.Option(0, help="rating: the N most popular items (0: all)"),
             pairs: int = typer.Option(1, help="direct: item pairs per user"),
             options: int = typer.Option(10, help="sequential: unseen items offered per user"),
             batch_size: int = typer.Option(16),
@@ -291,7 +295,7 @@ def augment(task: str = typer.Option("direct", help="direct (triples), sequentia
     if task not in ("direct", "sequential", "rating"):
         raise UsageError(f"--task must be direct, sequential or rating, got {task!r}")
     stage.run(task, data, out, model, backend, users, pairs, options, seed, batch_size, emit_prompts, completions,
-              {"base_url": base_url} if backend == "openai" else {})
+              {"base_url": base_url} if backend == "openai" else {}, items=items)
 
 
 @app.command("eval", epilog="Example: l4r aggregate --data out/ml-100k/data --candidates out/ml-100k/mf/candidates.jsonl "

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from conftest import l4r
 
@@ -43,6 +44,22 @@ def test_make_all_runs_every_stage(raw_tiny, tiny_llm, tmp_path):
     # a second make does nothing: every finished stage is a file
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "finetune" not in again.stderr
+
+
+@pytest.mark.parametrize("task,backbone,aug", [("sequential", "sasrec", "sequences.jsonl"),
+                                               ("rating", "deepfm", "attributes.jsonl")])
+def test_make_all_other_scenarios(task, backbone, aug, raw_tiny, tiny_llm, tmp_path):
+    out = tmp_path / "out"
+    cmd = ["make", "-C", str(REPO), "all", f"TASK={task}", f"BACKBONE={backbone}", f"OUT={out}", f"RAW={raw_tiny}",
+           f"LLM={tiny_llm}", f"PY={sys.executable}", "INSTRUCTIONS=6", "AUG_USERS=8", "AUG_ITEMS=10", "K=5",
+           "FT_ARGS=--epochs 1 --batch-size 4 --micro-batch 2 --max-len 384 --warmup 1 --lr 1e-3 --no-grad-checkpointing",
+           "BACKBONE_ARGS=--hp epochs=3"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    table = (out / backbone / "results.md").read_text()
+    cols = "RMSE | MAE" if task == "rating" else "HR@3 | NDCG@3"
+    assert cols in table and "| ours | Llama4Rec |" in table and "| paper |" in table, table
+    assert (out / backbone / aug).exists()
 
 
 def test_pipe_of_stages_with_resume(prepared, backbone_out, tiny_llm, tmp_path):

@@ -146,3 +146,33 @@ def test_help_does_not_import_torch():
            "print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.strip().endswith("False")
+
+
+def test_recbole_atomic_files_give_the_same_split(raw_tiny, prepared, tmp_path):
+    """RecBole's copy of ML-100K (the offline fallback) must split exactly like GroupLens' files."""
+    folder = tmp_path / "recbole-ml-100k"
+    folder.mkdir()
+    inter = ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
+    inter += (raw_tiny / "u.data").read_text().splitlines()
+    (folder / "ml-100k.inter").write_text("\n".join(inter) + "\n")
+    items = ["item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq"]
+    for line in (raw_tiny / "u.item").read_text(encoding="latin-1").splitlines():
+        parts = line.split("|")
+        items.append(f"{parts[0]}\t{parts[1][:-7]}\t{parts[1][-5:-1]}\tDrama")
+    (folder / "ml-100k.item").write_text("\n".join(items) + "\n")
+    out = tmp_path / "data"
+    stats = json.loads(l4r("prep", "--dataset", "recbole", "--raw", folder, "--out", out).stdout)
+    ours = json.loads((prepared / "stats.json").read_text())
+    assert stats["split_hash"] == ours["split_hash"]
+    assert (out / "items.jsonl").read_text().count("(19") == (prepared / "items.jsonl").read_text().count("(19")
+
+
+def test_refit_serves_test_from_a_model_trained_on_train_and_valid(prepared, tmp_path):
+    out = tmp_path / "mf"
+    l4r("backbone", "--model", "mf", "--data", prepared, "--out", out, "--hp", "epochs=6", "--hp", "dim=8", "--refit")
+    meta = json.loads((out / "meta.json").read_text())
+    assert 1 <= meta["refit_epochs"] <= 6
+    ds = datamod.load(prepared)
+    for rec in records(out / "candidates.jsonl"):
+        seen = {e["item"] for e in ds.history(rec["user"], rec["split"])}
+        assert not seen & set(rec["items"])

@@ -1,6 +1,6 @@
 """MF with BPR: Koren et al. 2009 (matrix factorisation), trained with Bayesian Personalized
 Ranking (Rendle et al. 2009): L = -sum log sigmoid(y_ui - y_uj) + lambda * ||params of the batch||^2,
-with y_ui = e_u . e_i + b_i (an item bias, as in Rendle's BPR-MF, captures popularity).
+with y_ui = e_u . e_i (+ b_i, an optional item bias, `bias=1`).
 """
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ class MF(nn.Module):
     family = "direct"
     defaults = {"dim": 64, "reg": 1e-4, "lr": 1e-3, "batch_size": 2048, "epochs": 200}
 
-    def __init__(self, data, dim: int = 64, reg: float = 1e-4, **_):
+    def __init__(self, data, dim: int = 64, reg: float = 1e-4, bias: int = 0, **_):
         super().__init__()
-        self.reg = reg
+        self.reg, self.use_bias = reg, bool(bias)
         self.user = nn.Embedding(data.n_users, dim)
         self.item = nn.Embedding(data.n_items, dim)
         self.bias = nn.Embedding(data.n_items, 1)
         nn.init.zeros_(self.bias.weight)
+        self.bias.weight.requires_grad_(self.use_bias)
         nn.init.normal_(self.user.weight, std=0.1)
         nn.init.normal_(self.item.weight, std=0.1)
 

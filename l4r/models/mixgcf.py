@@ -24,19 +24,24 @@ class MixGCF(LightGCN):
         super().__init__(data, **hp)
         self.n_neg = n_neg
 
-    def hard_negatives(self, user_e, pos_l, neg_l) -> torch.Tensor:
-        """user_e [B, d] pooled; pos_l [B, K+1, d]; neg_l [B, M, K+1, d] -> synthetic negative [B, K+1, d]."""
-        alpha = torch.rand(pos_l.shape[0], 1, pos_l.shape[1], 1)
-        mixed = alpha * pos_l[:, None] + (1 - alpha) * neg_l                  # positive mixing
-        scores = (user_e[:, None, None, :] * mixed).sum(-1)                   # [B, M, K+1]
-        pick = scores.argmax(1).detach()                                      # hop mixing
-        index = pick[:, None, :, None].expand(-1, 1, -1, mixed.shape[-1])
-        return mixed.gather(1, index).squeeze(1)
+    def hard_negatives(self, stack, user_e, pos_l, neg) -> torch.Tensor:
+        """stack [N, K+1, d]; user_e [B, d] pooled; pos_l [B, K+1, d]; neg [B, M] candidate items
+        -> the synthetic negative per layer [B, K+1, d]. The choice (argmax) is made without
+        gradients; the gradient reaches only the chosen candidates, as with the reference gather."""
+        b, hops = pos_l.shape[:2]
+        alpha = torch.rand(b, hops, 1)                                        # per pair and layer
+        with torch.no_grad():                      # u . (a p + (1 - a) n) = a u.p + (1 - a) u.n, per layer
+            cand = stack[self.n_users:].index_select(0, neg.flatten()).view(b, -1, pos_l.shape[-1])
+            neg_dot = (cand @ user_e[:, :, None]).view(b, -1, hops).transpose(1, 2)   # [B, K+1, M]
+            pos_dot = pos_l @ user_e[:, :, None]                                        # [B, K+1, 1]
+            pick = (alpha * pos_dot + (1 - alpha) * neg_dot).argmax(-1)                 # hop mixing
+        chosen = neg.gather(1, pick)                                          # [B, K+1] item per layer
+        return alpha * pos_l + (1 - alpha) * stack[self.n_users + chosen, torch.arange(hops)]
 
     def loss(self, users, pos, neg):
         stack = self.layer_stack()
         user_e = stack[users].mean(1)
-        pos_l, neg_l = stack[self.n_users + pos], stack[self.n_users + neg]
-        neg_l = self.hard_negatives(user_e, pos_l, neg_l)
+        pos_l = stack[self.n_users + pos]
+        neg_l = self.hard_negatives(stack, user_e, pos_l, neg)
         reg = (stack[users, 0].pow(2).sum() + pos_l[:, 0].pow(2).sum() + neg_l[:, 0].pow(2).sum()) / (2 * len(users))
         return self.bpr(user_e, pos_l.mean(1), neg_l.mean(1)) + self.reg * reg

@@ -153,7 +153,7 @@ class Encoder:
             if not f["multi"]:
                 row.append(idx[0] if idx else 0)
                 continue
-            idx = [i for i in idx if i > 0][:f["width"]] or [0]
+            idx = list(dict.fromkeys(i for i in idx if i > 0))[:f["width"]] or [0]
             row.extend(idx + [-1] * (f["width"] - len(idx)))
         return row
 
@@ -284,7 +284,7 @@ def mlp(in_dim: int, hidden, dropout: float = 0.0, out: int | None = 1) -> nn.Se
 
 
 class FieldEmbedding(nn.Module):
-    """Rows of indices -> field embeddings [B, F, d] and the first-order term sum_f w_f [B].
+    """Rows of indices -> field embeddings [B, F, d] and first-order weights w_f [B, F].
 
     Single-valued fields look up one vector; multi-hot fields average the vectors of their
     tokens (-1 = padding). All fields share one table with per-field offsets."""
@@ -308,15 +308,15 @@ class FieldEmbedding(nn.Module):
 
     def forward(self, x: torch.Tensor):
         idx = x[:, self.single_cols] + self.single_off
-        embs, lins = [self.emb(idx)], [self.lin(idx).sum((1, 2))]
+        embs, lins = [self.emb(idx)], [self.lin(idx).squeeze(-1)]
         for col, width, off in self.multi:
             cells = x[:, col:col + width]
             mask = (cells >= 0).float().unsqueeze(-1)
             ids = cells.clamp(min=0) + off
             n = mask.sum(1).clamp(min=1)
             embs.append(((self.emb(ids) * mask).sum(1) / n).unsqueeze(1))
-            lins.append(((self.lin(ids) * mask).sum(1) / n).squeeze(-1))
-        return torch.cat(embs, 1), torch.stack(lins, 0).sum(0)
+            lins.append((self.lin(ids) * mask).sum(1) / n)
+        return torch.cat(embs, 1), torch.cat(lins, 1)
 
 
 class RatingModel(nn.Module):
@@ -333,8 +333,8 @@ class RatingModel(nn.Module):
 
     def forward(self, x: torch.Tensor, return_emb: bool = False):
         e, lin = self.embed(x)
-        out = self.bias + lin + self.interact(e)
-        return (out, e) if return_emb else out
+        out = self.bias + lin.sum(1) + self.interact(e)
+        return (out, e, lin) if return_emb else out
 
     def interact(self, e: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -369,7 +369,7 @@ def predict(model, x: torch.Tensor, lo: float, hi: float, chunk: int = 8192) -> 
 
 
 def fit(model, x, y, xv, yv, hp: dict, lo: float, hi: float, seed: int = 0, patience: int = 10) -> dict:
-    """Adam on MSE (+ l2 * mean squared norm of the batch's embeddings); keep the weights with the
+    """Adam on MSE (+ l2 * the batch's mean squared norm of embeddings and first-order weights); keep the weights with the
     best validation RMSE; stop after `patience` epochs without a gain."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=hp["lr"], weight_decay=hp.get("weight_decay", 0.0))
@@ -381,11 +381,11 @@ def fit(model, x, y, xv, yv, hp: dict, lo: float, hi: float, seed: int = 0, pati
         order = torch.randperm(len(x), generator=gen)
         for s in range(0, len(order), bs):
             idx = order[s:s + bs]
-            pred, e = model(x[idx], return_emb=True)
+            pred, e, w = model(x[idx], return_emb=True)
             loss = nn.functional.mse_loss(pred, y[idx])
             total += loss.item() * len(idx)
             if l2:
-                loss = loss + l2 * e.pow(2).sum((1, 2)).mean()
+                loss = loss + l2 * (e.pow(2).sum((1, 2)) + w.pow(2).sum(1)).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -199,5 +199,6 @@ def fit(model, data: TopKData, hp: dict, seed: int = 0, patience: int = 10, eval
             bad += 1
             if bad >= patience:
                 break
-    model.load_state_dict(best_state)
+    if history:                       # without validation (a refit) keep the last weights
+        model.load_state_dict(best_state)
     return {"best_valid_ndcg10": best, "epochs": len(history) * eval_every, "history": history}

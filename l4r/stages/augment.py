@@ -63,13 +63,24 @@ def sequential_prompts(ds, tpl, users, options, seed):
                "candidates": [[i, ds.title(i)] for i in shown]}
 
 
-def attribute_prompts(ds):
+def popular_items(ds, n: int) -> list[str]:
+    """The n most-interacted items (all when n is 0): where side information helps most rows."""
+    if not n or n >= ds.n_items:
+        return ds.item_ids
+    counts = {}
+    for events in ds.train.values():
+        for e in events:
+            counts[e["item"]] = counts.get(e["item"], 0) + 1
+    return sorted(ds.item_ids, key=lambda i: (-counts.get(i, 0), ds.iidx[i]))[:n]
+
+
+def attribute_prompts(ds, items):
     noun = nouns(ds.stats.get("dataset", ""))[0]
     fields, examples = ATTRIBUTES.get(noun, ATTRIBUTES["movie"])
     shots = "\n\n".join(f"Title: {t}\n" + "\n".join(f"{f.capitalize()}: {a[f]}" for f in fields) for t, a in examples)
     ins = (f"Provide the missing attributes of the {noun} ({', '.join(fields)}), one per line as in the "
            f"examples. Write 'unknown' when you do not know.")
-    for item in ds.item_ids:
+    for item in items:
         yield {"id": f"attribute:{item}", "task": "attribute", "user": "", "item": item, "instruction": ins,
                "input": f"{shots}\n\nTitle: {ds.title(item)}", "fields": fields}
 
@@ -125,14 +136,14 @@ def to_attributes(completions, prompts):
 
 def run(task: str, data_dir: Path, out: str, model: str = "smollm2", backend: str = "hf", users: int = 0,
         pairs: int = 1, options: int = 10, seed: int = 0, batch_size: int = 16, emit_prompts: bool = False,
-        completions: Path | None = None, llm_options: dict | None = None, history: int = 10) -> int:
+        completions: Path | None = None, llm_options: dict | None = None, history: int = 10, items: int = 0) -> int:
     from . import llm as llm_stage
 
     ds = datamod.load(data_dir)
     tpl = Templates(ds, None, history)
     rng = random.Random(seed)
     if task == "rating":
-        prompts = list(attribute_prompts(ds))
+        prompts = list(attribute_prompts(ds, popular_items(ds, items)))
     elif task == "direct":
         prompts = list(direct_prompts(ds, tpl, sample_users(ds, users, rng), pairs, seed))
     else:

@@ -52,7 +52,7 @@ def seed_all(seed: int) -> None:
 
 def run(model_name: str, data_dir: Path, out: Path, k: int = 10, seed: int = 0, hp: dict | None = None,
         extra: Path | None = None, sequences: Path | None = None, load: Path | None = None,
-        patience: int = 10) -> dict:
+        patience: int = 10, threads: int = 1, refit: bool = False) -> dict:
     if family(model_name) == "rating":
         from ..models import rating
 
@@ -62,7 +62,7 @@ def run(model_name: str, data_dir: Path, out: Path, k: int = 10, seed: int = 0, 
 
     from ..models import topk
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(threads)  # small models: more threads only fight over a busy CPU
     seed_all(seed)
     ds = datamod.load(data_dir)
     triples = list(read_jsonl(extra, "triple")) if extra else []
@@ -84,13 +84,17 @@ def run(model_name: str, data_dir: Path, out: Path, k: int = 10, seed: int = 0, 
     metrics = {s: topk.evaluate(model, data, s, 10, max_len) for s in ("valid", "test")}
     log(f"backbone: {model_name} valid HR@10 {metrics['valid']['hr']:.4f} NDCG@10 {metrics['valid']['ndcg']:.4f}; "
         f"{seconds:.1f}s")
+    test_model, test_data = model, data
+    if refit and not load and train_info.get("history"):
+        test_model, test_data, train_info["refit_epochs"] = refit_on_valid(cls, data, params, train_info, seed)
     out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out / "candidates.jsonl", candidate_records(model, data, ds, k, model_name, max_len))
-    vectors = topk.user_vectors(model, data, "test", max_len)
+    write_jsonl(out / "candidates.jsonl", candidate_records(model, data, ds, k, model_name, max_len,
+                                                            test_model, test_data))
+    vectors = topk.user_vectors(test_model, test_data, "test", max_len)
     write_jsonl(out / "embeddings.jsonl", ({"user": u, "vector": vectors[i].round(6).tolist()}
                                            for i, u in enumerate(ds.user_ids)))
     with atomic_path(out / "model.pt") as tmp:
-        torch.save(model.state_dict(), tmp)
+        torch.save(test_model.state_dict(), tmp)
     meta = {"model": model_name, "hp": params, "seed": seed, "k": k, "extra_triples": len(triples),
             "augmented_sequences": bool(seqs), "train_seconds": round(seconds, 2), "valid10": metrics["valid"],
             **train_info}
@@ -99,10 +103,28 @@ def run(model_name: str, data_dir: Path, out: Path, k: int = 10, seed: int = 0, 
     return meta
 
 
-def candidate_records(model, data, ds, k, model_name, max_len):
+def refit_on_valid(cls, data, params, train_info, seed):
+    """Retrain on train + valid for the validation-selected number of epochs; serves the test split
+    (the usual last step of leave-one-out: the validation item is the user's most recent known one)."""
+    import dataclasses
+
+    from ..models import topk
+
+    best = max(train_info["history"], key=lambda h: h["valid_ndcg10"])["epoch"]
+    seqs = [s + [v] if v >= 0 else s for s, v in zip(data.seqs, data.valid)]
+    full = dataclasses.replace(data, seqs=seqs, valid=[-1] * len(seqs))
+    seed_all(seed)
+    model = cls(full, **params)
+    log(f"backbone: refit on train + valid for {best} epochs")
+    topk.fit(model, full, {**params, "epochs": best}, seed=seed, patience=10 ** 9, eval_every=10 ** 9)
+    return model, full, best
+
+
+def candidate_records(model, data, ds, k, model_name, max_len, test_model=None, test_data=None):
     from ..models import topk
 
     for split in SPLITS:
-        for u, items, scores in topk.rank(model, data, split, k, max_len):
+        m, d = (test_model, test_data) if split == "test" and test_model is not None else (model, data)
+        for u, items, scores in topk.rank(m, d, split, k, max_len):
             yield {"user": ds.user_ids[u], "split": split, "items": [ds.item_ids[i] for i in items],
                    "scores": [round(s, 5) for s in scores], "model": model_name}
