@@ -19,7 +19,7 @@ SEED        ?= 0
 PY          ?= python
 L4R         ?= $(PY) -m l4r
 # CPU-sized defaults; the paper uses 5000 instructions per task, batch 16, 3 epochs on GPUs.
-INSTRUCTIONS ?= 64
+INSTRUCTIONS ?= 40
 FT_ARGS     ?= --epochs 1 --batch-size 8 --micro-batch 4 --max-len 768 --warmup 2 --lr 1e-4 --no-grad-checkpointing
 AUG_USERS   ?= 200
 AUG_ITEMS   ?= 300
