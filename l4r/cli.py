@@ -89,7 +89,7 @@ def backbone(model: str = typer.Option("mf", "--model", "-m", help="mf, lightgcn
              load: Optional[Path] = typer.Option(None, help="load this checkpoint instead of training"),
              patience: int = typer.Option(10, help="early stopping: evaluations without validation gain"),
              threads: int = typer.Option(1, help="torch CPU threads"),
-             refit: bool = typer.Option(False, "--refit/--no-refit", help="top-k: serve the test split from a model "
+             refit: bool = typer.Option(True, "--refit/--no-refit", help="top-k: serve the test split from a model "
                                         "retrained on train + valid for the validation-selected epochs")):
     """Train a conventional recommender; write its candidates (top-k' per user and split) and user embeddings.
 
@@ -222,7 +222,9 @@ def llm(prompts: str = typer.Argument("-", help="prompt records (- for stdin)"),
         max_retries: int = typer.Option(5, help="openai: retries on 429/5xx/timeouts"),
         cost_prompt: float = typer.Option(0.0, help="openai: price per 1k prompt tokens"),
         cost_completion: float = typer.Option(0.0, help="openai: price per 1k completion tokens"),
-        tensor_parallel: int = typer.Option(1, help="vllm: tensor parallel size")):
+        tensor_parallel: int = typer.Option(1, help="vllm: tensor parallel size"),
+        shard: Optional[str] = typer.Option(None, help="K/N: answer only shard K of N (by user); shards "
+                                            "concatenate back to the whole")):
     """Answer prompt records with an LLM; write completion records parsed back to item ids / ratings.
 
     Unparseable answers, hallucinated and duplicate items are counted on stderr and in OUT.stats.json.
@@ -234,7 +236,7 @@ def llm(prompts: str = typer.Argument("-", help="prompt records (- for stdin)"),
                "openai": {"base_url": base_url, "api_key_env": api_key_env, "concurrency": concurrency,
                           "timeout": timeout, "max_retries": max_retries, "cost_per_1k_prompt": cost_prompt,
                           "cost_per_1k_completion": cost_completion}}.get(backend, {})
-    stage.run(prompts, out, backend, model, batch_size, max_new_tokens, resume, dry_run, options)
+    stage.run(prompts, out, backend, model, batch_size, max_new_tokens, resume, dry_run, options, _shard(shard))
 
 
 @app.command(epilog="Example: l4r llm prompts.jsonl | l4r aggregate --data out/ml-100k/data "

@@ -2,12 +2,16 @@
 prepared folder made from it by `l4r prep`, and a tiny randomly initialised Llama built locally."""
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# the tiny models of the tests are all overhead: one thread each keeps a busy 2-core box usable
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
           "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]

@@ -98,11 +98,17 @@ def test_pointwise_prompts_share_a_prefix(prepared, backbone_out):
     assert all(r["query"].startswith("Candidate Item:") for r in recs)
 
 
-def test_shards_partition_the_prompts(prepared, backbone_out):
+def test_shards_partition_the_prompts(prepared, backbone_out, tmp_path):
     args = ["prompt", "--data", prepared, "--candidates", backbone_out / "candidates.jsonl", "--no-augment"]
     whole = records(l4r(*args).stdout)
     parts = [records(l4r(*args, "--shard", f"{k}/3").stdout) for k in range(3)]
     assert sorted(r["id"] for p in parts for r in p) == sorted(r["id"] for r in whole)
+    # llm --shard splits the same way: dry runs of the shards add up to the whole
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(l4r(*args).stdout)
+    counts = [json.loads(l4r("llm", path, "--dry-run", "--shard", f"{k}/3").stderr.split("llm: ")[-1])["requests"]
+              for k in range(3)]
+    assert sum(counts) == len(whole) and all(c == len(p) for c, p in zip(counts, parts))
 
 
 def test_aggregate_without_llm_keeps_backbone_order(prepared, backbone_out):

@@ -26,6 +26,24 @@ READERS = {
 }
 
 
+def find(folder, name: str):
+    """`name` or `name.gz` in folder, else None."""
+    for p in (folder / name, folder / f"{name}.gz"):
+        if p.exists():
+            return p
+    return None
+
+
+def to_int(value: str, path, lineno: int, field: str) -> int:
+    """int(value), or a DataError naming file, line and field."""
+    from ..errors import DataError
+
+    try:
+        return int(value)
+    except ValueError:
+        raise DataError(f"expected an integer, got {value!r}", str(path), lineno, field) from None
+
+
 def reader(name: str):
     import importlib
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import DataError, UsageError
 from ..io import log
-from . import Raw
+from . import Raw, find
 
 URL = "http://www2.informatik.uni-freiburg.de/~cziegler/BX/BX-CSV-Dump.zip"
 FILES = ("BX-Book-Ratings.csv", "BX-Books.csv", "BX-Users.csv")
@@ -63,13 +63,6 @@ class Tally:
         for kind, counts in (("skipped", self.skipped), ("repaired", self.repaired)):
             for key, n in sorted(counts.items()):
                 log(f"prep: {key}: {n:,} rows {kind} (first at line {self.first[key]})")
-
-
-def find(folder: Path, name: str) -> Path | None:
-    for p in (folder / name, folder / f"{name}.gz"):
-        if p.exists():
-            return p
-    return None
 
 
 def present(folder: Path) -> bool:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from ..errors import DataError
-from . import Raw
+from . import Raw, to_int
 
 FILES = ("u.data", "u.item", "u.user")
 URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
@@ -28,13 +28,6 @@ def _lines(path: Path):
                 yield lineno, line
 
 
-def _int(value: str, path: Path, lineno: int, field: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise DataError(f"expected an integer, got {value!r}", str(path), lineno, field) from None
-
-
 def read_ratings(path: Path) -> list[dict]:
     out = []
     for lineno, line in _lines(path):
@@ -42,8 +35,8 @@ def read_ratings(path: Path) -> list[dict]:
         if len(parts) != 4:
             raise DataError(f"expected 4 tab-separated fields, got {len(parts)}", str(path), lineno)
         user, item, rating, ts = parts
-        out.append({"user": str(_int(user, path, lineno, "user id")), "item": str(_int(item, path, lineno, "item id")),
-                    "rating": float(_int(rating, path, lineno, "rating")), "ts": _int(ts, path, lineno, "timestamp")})
+        out.append({"user": str(to_int(user, path, lineno, "user id")), "item": str(to_int(item, path, lineno, "item id")),
+                    "rating": float(to_int(rating, path, lineno, "rating")), "ts": to_int(ts, path, lineno, "timestamp")})
     return out
 
 
@@ -57,7 +50,7 @@ def read_items(path: Path, genre_names: list[str]) -> list[dict]:
         genres = [g for g, f in zip(genre_names, flags) if f == "1"]
         m = YEAR.search(parts[1])
         year = int(m.group(1)) if m else (int(parts[2][-4:]) if parts[2][-4:].isdigit() else None)
-        out.append({"item": str(_int(parts[0], path, lineno, "item id")), "title": parts[1].strip(),
+        out.append({"item": str(to_int(parts[0], path, lineno, "item id")), "title": parts[1].strip(),
                     "year": year, "genres": genres, "attrs": {}})
     return out
 
@@ -69,8 +62,8 @@ def read_users(path: Path) -> list[dict]:
         if len(parts) != 5:
             raise DataError(f"expected 5 '|'-separated fields, got {len(parts)}", str(path), lineno)
         user, age, gender, occupation, zipcode = parts
-        out.append({"user": str(_int(user, path, lineno, "user id")),
-                    "attrs": {"age": _int(age, path, lineno, "age"), "gender": gender,
+        out.append({"user": str(to_int(user, path, lineno, "user id")),
+                    "attrs": {"age": to_int(age, path, lineno, "age"), "gender": gender,
                               "occupation": occupation, "zip": zipcode}})
     return out
 

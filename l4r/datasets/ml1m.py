@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from ..errors import DataError, UsageError
-from . import Raw
+from . import Raw, find, to_int
 
 URL = "https://files.grouplens.org/datasets/movielens/ml-1m.zip"
 MD5 = "c4d9eecfca2ab87c1945afe126590906"
@@ -25,14 +25,6 @@ OCCUPATIONS = ["other", "academic/educator", "artist", "clerical/admin", "colleg
                "customer service", "doctor/health care", "executive/managerial", "farmer", "homemaker",
                "K-12 student", "lawyer", "programmer", "retired", "sales/marketing", "scientist",
                "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed", "writer"]
-
-
-def find(folder: Path, name: str) -> Path | None:
-    """`name` or `name.gz` in folder, else None."""
-    for p in (folder / name, folder / f"{name}.gz"):
-        if p.exists():
-            return p
-    return None
 
 
 def present(folder: Path) -> bool:
@@ -68,22 +60,15 @@ def lines(path: Path, n_fields: int):
         raise DataError(f"damaged gzip file ({exc})", str(path)) from None
 
 
-def integer(value: str, path: Path, lineno: int, field: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise DataError(f"expected an integer, got {value!r}", str(path), lineno, field) from None
-
-
 def read_ratings(path: Path) -> list[dict]:
     out = []
     for lineno, (user, item, rating, ts) in lines(path, 4):
-        r = integer(rating, path, lineno, "rating")
+        r = to_int(rating, path, lineno, "rating")
         if not 1 <= r <= 5:
             raise DataError(f"expected a rating 1-5, got {r}", str(path), lineno, "rating")
-        out.append({"user": str(integer(user, path, lineno, "user id")),
-                    "item": str(integer(item, path, lineno, "movie id")),
-                    "rating": float(r), "ts": integer(ts, path, lineno, "timestamp")})
+        out.append({"user": str(to_int(user, path, lineno, "user id")),
+                    "item": str(to_int(item, path, lineno, "movie id")),
+                    "rating": float(r), "ts": to_int(ts, path, lineno, "timestamp")})
     return out
 
 
@@ -91,7 +76,7 @@ def read_items(path: Path) -> list[dict]:
     out = []
     for lineno, (item, title, genres) in lines(path, 3):
         m = YEAR.search(title)
-        out.append({"item": str(integer(item, path, lineno, "movie id")), "title": title.strip(),
+        out.append({"item": str(to_int(item, path, lineno, "movie id")), "title": title.strip(),
                     "year": int(m.group(1)) if m else None,
                     "genres": [g for g in genres.split("|") if g], "attrs": {}})
     return out
@@ -100,11 +85,11 @@ def read_items(path: Path) -> list[dict]:
 def read_users(path: Path) -> list[dict]:
     out = []
     for lineno, (user, gender, age, occupation, zipcode) in lines(path, 5):
-        age_code = integer(age, path, lineno, "age")
-        occ = integer(occupation, path, lineno, "occupation")
+        age_code = to_int(age, path, lineno, "age")
+        occ = to_int(occupation, path, lineno, "occupation")
         if not 0 <= occ < len(OCCUPATIONS):
             raise DataError(f"expected an occupation code 0-20, got {occ}", str(path), lineno, "occupation")
-        out.append({"user": str(integer(user, path, lineno, "user id")),
+        out.append({"user": str(to_int(user, path, lineno, "user id")),
                     "attrs": {"gender": gender, "age": age_code, "age_group": AGES.get(age_code),
                               "occupation": OCCUPATIONS[occ], "zip": zipcode}})
     return out

@@ -118,10 +118,12 @@ def summarize(records: list[dict], seconds: float, engine_name: str, model: str,
 
 
 def run(prompts_path, out: str, backend: str, model: str, batch_size: int = 16, max_new_tokens: int = 0,
-        resume: bool = True, dry_run: bool = False, options: dict | None = None) -> dict:
+        resume: bool = True, dry_run: bool = False, options: dict | None = None,
+        shard: tuple[int, int] | None = None) -> dict:
     from ..backends import get
+    from .prompt import shard_of
 
-    prompts = list(read_jsonl(prompts_path, "prompt"))
+    prompts = [p for p in read_jsonl(prompts_path, "prompt") if shard_of(p["user"], shard)]
     ids = [p["id"] for p in prompts]
     if len(set(ids)) != len(ids):
         raise UsageError(f"{prompts_path}: prompt ids repeat; each prompt needs its own id")

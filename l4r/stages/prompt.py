@@ -18,7 +18,7 @@ import random
 from pathlib import Path
 
 from .. import data as datamod
-from ..io import log, read_jsonl
+from ..io import log
 from ..prompts import Templates
 from ..similar import load as load_similar
 from .instruct import load_candidates, load_rating_predictions
