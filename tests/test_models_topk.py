@@ -168,3 +168,15 @@ def test_sequential_models_learn_the_walk():
     model, hp = build("sasrec", data)
     topk.fit(model, data, {**hp, "epochs": 60, "lr": 1e-2}, patience=60)
     assert topk.evaluate(model, data, "test", 5, hp["max_len"])["hr"] > 0.5
+
+
+def test_cl4srec_views_keep_items_and_padding(data):
+    model, hp = build("cl4srec", data)
+    seqs = topk.pad([data.seqs[u] for u in range(8)], hp["max_len"])
+    views = model.augment(seqs)
+    assert views.shape == seqs.shape
+    for row, view in zip(seqs, views):
+        kept = view[view > 0]
+        assert 0 < len(kept) <= (row > 0).sum()
+        assert (view[:len(view) - len(kept)] == 0).all()                 # still left-padded
+        assert set(kept.tolist()) <= set(row.tolist()) | {model.mask_id}

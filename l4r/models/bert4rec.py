@@ -4,7 +4,8 @@ Representations from Transformer" (CIKM 2019).
 Bidirectional transformer (l4r.models.sasrec.SeqEncoder with causal=False, FFN width 4d) over
 left-padded sequences. Cloze training: each item is replaced by the [mask] token (id n_items + 1)
 with probability mask_prob (at least one per sequence); as in the paper, a share `last_prob` of the
-sequences instead masks only the last item, to match the prediction task. Loss: cross-entropy over
+sequences instead masks only the last item, to match the prediction task; `dupe` draws that many
+independent maskings of every sequence per batch (the paper's dupe factor). Loss: cross-entropy over
 all items at the masked positions, output layer tied to the item embeddings plus a bias.
 Scoring drops the oldest position, appends [mask] at the end and ranks by its hidden state, which
 is also the user vector. Reads/writes no records itself: l4r.models.topk trains and serves it.
@@ -21,12 +22,12 @@ from .sasrec import SeqEncoder
 class BERT4Rec(nn.Module):
     family = "sequential"
     defaults = {"dim": 64, "layers": 2, "heads": 2, "dropout": 0.2, "mask_prob": 0.2, "last_prob": 0.1,
-                "max_len": 200, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 128, "epochs": 400}
+                "dupe": 1, "max_len": 200, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 128, "epochs": 400}
 
     def __init__(self, data, dim: int = 64, layers: int = 2, heads: int = 2, dropout: float = 0.2,
-                 mask_prob: float = 0.2, last_prob: float = 0.1, max_len: int = 200, **_):
+                 mask_prob: float = 0.2, last_prob: float = 0.1, dupe: int = 1, max_len: int = 200, **_):
         super().__init__()
-        self.n_items, self.mask_prob, self.last_prob = data.n_items, mask_prob, last_prob
+        self.n_items, self.mask_prob, self.last_prob, self.dupe = data.n_items, mask_prob, last_prob, dupe
         self.mask_id = data.n_items + 1
         self.encoder = SeqEncoder(data.n_items + 2, max_len, dim, layers, heads, 4 * dim, dropout, causal=False)
         self.bias = nn.Parameter(torch.zeros(data.n_items))
@@ -45,6 +46,7 @@ class BERT4Rec(nn.Module):
         return masked
 
     def loss(self, users, seqs):
+        seqs = seqs.repeat(self.dupe, 1)
         masked = self.cloze(seqs)
         hidden = self.encoder(seqs.masked_fill(masked, self.mask_id))
         return F.cross_entropy(self.logits(hidden[masked]), seqs[masked] - 1)

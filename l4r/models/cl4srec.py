@@ -6,7 +6,8 @@ views, each made by one operator drawn uniformly: crop (keep a random contiguous
 items), mask (replace floor(gamma |s|) random items by the [mask] token, id n_items + 1) or reorder
 (shuffle a random contiguous floor(beta |s|) items). With z = the views' last hidden states, the
 NT-Xent loss for the 2B views of a batch is
--mean_i log( exp(z_i . z_i+ / t) / sum_{j != i} exp(z_i . z_j / t) ), i+ the other view of i.
+-mean_i log( exp(s(z_i, z_i+) / t) / sum_{j != i} exp(s(z_i, z_j) / t) ), i+ the other view of i,
+with s the dot product (the paper's choice, cl_sim="dot") or the cosine (cl_sim="cos").
 Loss = CE + cl_weight * NT-Xent. Scoring and user vectors are SASRec's.
 Reads/writes no records itself: l4r.models.topk trains and serves it.
 """
@@ -17,6 +18,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..errors import UsageError
 from .sasrec import SASRec
 
 
@@ -43,8 +45,10 @@ def reorder(items: torch.Tensor, beta: float) -> torch.Tensor:
     return out
 
 
-def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temp: float) -> torch.Tensor:
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temp: float, cosine: bool = False) -> torch.Tensor:
     z = torch.cat([z1, z2])
+    if cosine:
+        z = F.normalize(z, dim=-1)
     sim = z @ z.T / temp
     sim.fill_diagonal_(-math.inf)
     b = len(z1)
@@ -53,13 +57,15 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temp: float) -> torch.Tensor:
 
 
 class CL4SRec(SASRec):
-    defaults = {**SASRec.defaults, "cl_weight": 0.1, "cl_temp": 1.0, "crop": 0.6, "mask": 0.3, "reorder": 0.2}
+    defaults = {**SASRec.defaults, "cl_weight": 0.1, "cl_temp": 1.0, "cl_sim": "dot", "crop": 0.6, "mask": 0.3, "reorder": 0.2}
     extra_tokens = 1
 
-    def __init__(self, data, cl_weight: float = 0.1, cl_temp: float = 1.0, crop: float = 0.6,
+    def __init__(self, data, cl_weight: float = 0.1, cl_temp: float = 1.0, cl_sim: str = "dot", crop: float = 0.6,
                  mask: float = 0.3, reorder: float = 0.2, **hp):
         super().__init__(data, **hp)
-        self.cl_weight, self.cl_temp = cl_weight, cl_temp
+        if cl_sim not in ("dot", "cos"):
+            raise UsageError(f"--hp cl_sim takes dot or cos, got {cl_sim!r}")
+        self.cl_weight, self.cl_temp, self.cosine = cl_weight, cl_temp, cl_sim == "cos"
         self.rates = (crop, mask, reorder)
         self.mask_id = data.n_items + 1
 
@@ -84,4 +90,4 @@ class CL4SRec(SASRec):
         inp = seqs[:, :-1]
         z1 = self.encoder(self.augment(inp))[:, -1]
         z2 = self.encoder(self.augment(inp))[:, -1]
-        return main + self.cl_weight * nt_xent(z1, z2, self.cl_temp)
+        return main + self.cl_weight * nt_xent(z1, z2, self.cl_temp, self.cosine)

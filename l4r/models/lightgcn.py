@@ -56,9 +56,9 @@ class SymSpMM(torch.autograd.Function):
 
 class LightGCN(nn.Module):
     family = "direct"
-    defaults = {"dim": 64, "layers": 3, "reg": 1e-4, "lr": 5e-3, "batch_size": 2048, "epochs": 300}
+    defaults = {"dim": 64, "layers": 2, "reg": 1e-4, "lr": 1e-2, "batch_size": 2048, "epochs": 300}
 
-    def __init__(self, data, dim: int = 64, layers: int = 3, reg: float = 1e-4, **_):
+    def __init__(self, data, dim: int = 64, layers: int = 2, reg: float = 1e-4, **_):
         super().__init__()
         self.n_users, self.n_items, self.n_layers, self.reg = data.n_users, data.n_items, layers, reg
         self.embedding = nn.Embedding(data.n_users + data.n_items, dim)

@@ -26,10 +26,10 @@ def info_nce(a: torch.Tensor, b_all: torch.Tensor, index: torch.Tensor, temp: fl
 
 
 class SGL(LightGCN):
-    defaults = {"dim": 64, "layers": 3, "reg": 1e-4, "ssl_weight": 0.1, "ssl_temp": 0.2, "drop": 0.1,
+    defaults = {"dim": 64, "layers": 3, "reg": 1e-4, "ssl_weight": 0.05, "ssl_temp": 0.2, "drop": 0.1,
                 "lr": 5e-3, "batch_size": 2048, "epochs": 300}
 
-    def __init__(self, data, ssl_weight: float = 0.1, ssl_temp: float = 0.2, drop: float = 0.1, **hp):
+    def __init__(self, data, ssl_weight: float = 0.05, ssl_temp: float = 0.2, drop: float = 0.1, **hp):
         super().__init__(data, **hp)
         self.ssl_weight, self.ssl_temp, self.drop = ssl_weight, ssl_temp, drop
         self.start_epoch(np.random.default_rng(0))
