@@ -16,7 +16,7 @@ LLM         ?= smollm2
 BACKEND     ?= hf
 K           ?= 10
 SEED        ?= 0
-PY          ?= python
+PY          ?= python3
 L4R         ?= $(PY) -m l4r
 # CPU-sized defaults; the paper uses 5000 instructions per task, batch 16, 3 epochs on GPUs.
 INSTRUCTIONS ?= 40
