@@ -29,10 +29,16 @@ ALPHA1      ?= 0.5
 ALPHA2      ?= 0.1
 BACKBONE_ARGS ?=
 FINETUNE   ?= $(L4R) finetune
+# where one run lives, and what it prompts: `make experiment` (experiment.mk) sets these per cell
+RUN         ?= $(BACKBONE)
+TIMINGS     ?= $(OUT)/$(RUN)/timings.jsonl
+SPLITS      ?= test
+MODES       ?= $(MODE)
+SELECT      ?= 0
 
 O  := $(OUT)
-B  := $(O)/$(BACKBONE)
-T  := $(PY) -m l4r.timed $(O)/timings.jsonl
+B  := $(O)/$(RUN)
+T  := $(PY) -m l4r.timed $(TIMINGS)
 
 .PHONY: all install test results clean help
 all: $(B)/results.md
@@ -55,8 +61,10 @@ $(O)/data/stats.json:
 	$(T) prep -- $(L4R) prep --dataset $(DATASET) --raw $(RAW) --out $(O)/data > /dev/null
 
 # 2. the conventional backbone (Base)
+ifndef PREV   # (in a later round of ROUNDS, "base" is the previous round's augmented backbone: experiment.mk)
 $(B)/base/candidates.jsonl $(B)/base/predictions.jsonl: $(O)/data/stats.json
 	$(T) backbone -- $(L4R) backbone --model $(BACKBONE) --data $(O)/data --out $(B)/base --k $(K) --seed $(SEED) $(BACKBONE_ARGS)
+endif
 
 # per-scenario wiring (paper 4.2): what the LLM augments and how the backbone takes it
 ifeq ($(TASK),rating)
@@ -74,18 +82,22 @@ ifeq ($(TASK),rating)
   AGG_L4R    := --task rating --predictions $(B)/aug/predictions.jsonl
   AGG_BASE   := --task rating --predictions $(B)/base/predictions.jsonl --scheme rec
   EVAL_K     :=
+  SEL_ift    := --task rating --predictions $(B)/base/predictions.jsonl --scheme llm
+  SEL_l4r    := --task rating --predictions $(B)/aug/predictions.jsonl
 else
   BASE_OUT   := $(B)/base/candidates.jsonl
   AUG_OUT    := $(B)/aug/candidates.jsonl
   AUG_LLM    := $(B)/llm-l4r
   AUG_DEP    := $(B)/llm-l4r/train_meta.json
   INS_IFT    := --candidates $(B)/base/candidates.jsonl --tasks listwise,pointwise
-  PROMPT_IFT := --candidates $(B)/base/candidates.jsonl --tasks $(MODE) --reachable-only
-  PROMPT_L4R := --candidates $(B)/aug/candidates.jsonl --tasks $(MODE) --reachable-only
-  AGG_IFT    := --candidates $(B)/base/candidates.jsonl --mode $(MODE) --scheme llm
-  AGG_L4R    := --candidates $(B)/aug/candidates.jsonl --mode $(MODE)
+  PROMPT_IFT := --candidates $(B)/base/candidates.jsonl --tasks $(MODES) --reachable-only
+  PROMPT_L4R := --candidates $(B)/aug/candidates.jsonl --tasks $(MODES) --reachable-only
+  AGG_IFT    := --candidates $(B)/base/candidates.jsonl --scheme llm
+  AGG_L4R    := --candidates $(B)/aug/candidates.jsonl
   AGG_BASE   := --candidates $(B)/base/candidates.jsonl --scheme rec
   EVAL_K     := --k 3,5
+  SEL_ift    := --candidates $(B)/base/candidates.jsonl --modes $(MODES) --scheme llm
+  SEL_l4r    := --candidates $(B)/aug/candidates.jsonl --modes $(MODES)
  ifeq ($(TASK),sequential)
   AUG_FILE   := $(B)/sequences.jsonl
   AUG_FLAG   := --sequences
@@ -110,35 +122,54 @@ $(B)/llm-%/train_meta.json: $(B)/instructions-%.jsonl
 	$(T) finetune-$* -- $(FINETUNE) $< --model $(LLM) --out $(B)/llm-$* --seed $(SEED) $(FT_ARGS) > /dev/null
 
 # 5. data augmentation by the LLM, then the backbone retrained with it
+ifneq ($(if $(PREV),$(TASK)),direct)   # (a later direct round adds its triples to the earlier ones)
 $(AUG_FILE): $(AUG_DEP)
 	$(T) augment -- $(L4R) augment --task $(TASK) --data $(O)/data --model $(AUG_LLM) --backend $(BACKEND) \
 	  --users $(AUG_USERS) --items $(AUG_ITEMS) --seed $(SEED) --batch-size $(LLM_BATCH) -o $@
+endif
 $(AUG_OUT): $(AUG_FILE)
 	$(T) backbone-aug -- $(L4R) backbone --model $(BACKBONE) --data $(O)/data --out $(B)/aug --k $(K) \
 	  --seed $(SEED) $(AUG_FLAG) $< $(BACKBONE_ARGS)
 
+# the aggregation setting: fixed by MODE/ALPHA1/ALPHA2, or (SELECT=1) chosen on the validation split
+ifeq ($(SELECT),1)
+  ARGS_IFT := $$(cat $(B)/selected-ift.args)
+  ARGS_L4R := $$(cat $(B)/selected-l4r.args)
+  DEP_IFT  := $(B)/selected-ift.args
+  DEP_L4R  := $(B)/selected-l4r.args
+else
+  ARGS_IFT := --mode $(MODE)
+  ARGS_L4R := --mode $(MODE) --alpha1 $(ALPHA1) --alpha2 $(ALPHA2)
+endif
+
 # 6. prompts (IFT: plain; Llama4Rec: similar user + the augmented backbone's prediction) and inference
 $(B)/prompts-ift.jsonl: $(BASE_OUT)
-	$(T) prompt-ift -- $(L4R) prompt --data $(O)/data $(PROMPT_IFT) --no-augment --seed $(SEED) -o $@
+	$(T) prompt-ift -- $(L4R) prompt --data $(O)/data $(PROMPT_IFT) --no-augment --split $(SPLITS) --seed $(SEED) -o $@
 $(B)/prompts-l4r.jsonl: $(AUG_OUT)
 	$(T) prompt-l4r -- $(L4R) prompt --data $(O)/data $(PROMPT_L4R) --embeddings $(B)/aug/embeddings.jsonl \
-	  --seed $(SEED) -o $@
+	  --split $(SPLITS) --seed $(SEED) -o $@
 $(B)/completions-%.jsonl: $(B)/prompts-%.jsonl $(B)/llm-%/train_meta.json
 	$(T) llm-$* -- $(L4R) llm $< --model $(B)/llm-$* --backend $(BACKEND) --batch-size $(LLM_BATCH) -o $@
 
 # 7. aggregation: Base (backbone alone), IFT (the LLM alone), Llama4Rec (adaptive, Eq. 5-7)
 $(B)/pred-base.jsonl: $(BASE_OUT)
 	$(L4R) aggregate '' --data $(O)/data $(AGG_BASE) -o $@
-$(B)/pred-ift.jsonl: $(B)/completions-ift.jsonl
-	$(T) aggregate-ift -- $(L4R) aggregate $< --data $(O)/data $(AGG_IFT) -o $@
-$(B)/pred-l4r.jsonl: $(B)/completions-l4r.jsonl
-	$(T) aggregate-l4r -- $(L4R) aggregate $< --data $(O)/data $(AGG_L4R) --alpha1 $(ALPHA1) --alpha2 $(ALPHA2) -o $@
+$(B)/pred-ift.jsonl: $(B)/completions-ift.jsonl $(DEP_IFT)
+	$(T) aggregate-ift -- $(L4R) aggregate $< --data $(O)/data $(AGG_IFT) $(ARGS_IFT) -o $@
+$(B)/pred-l4r.jsonl: $(B)/completions-l4r.jsonl $(DEP_L4R)
+	$(T) aggregate-l4r -- $(L4R) aggregate $< --data $(O)/data $(AGG_L4R) $(ARGS_L4R) -o $@
+$(B)/selected-%.args: $(B)/completions-%.jsonl
+	$(PY) -m l4r.select $< --data $(O)/data $(SEL_$*) --grid $(B)/grid-$*.jsonl \
+	  --selected $(B)/selected-$*.json --args $@
 
 # 8. evaluation on the test split, over all users
 $(B)/metrics-%.jsonl: $(B)/pred-%.jsonl
 	$(L4R) eval $< --data $(O)/data --split test $(EVAL_K) --per-user $(B)/per-user-$*.jsonl > $@
-$(B)/results.md: $(B)/metrics-base.jsonl $(B)/metrics-ift.jsonl $(B)/metrics-l4r.jsonl
-	$(PY) -m l4r.report --dataset $(DATASET) --backbone $(BACKBONE) --dir $(B) --timings $(O)/timings.jsonl > $@
+RESULTS := base ift l4r $(if $(filter rating,$(TASK)),ift-greedy l4r-greedy)
+$(B)/results.md: $(foreach m,$(RESULTS),$(B)/metrics-$(m).jsonl)
+	$(PY) -m l4r.report --dataset $(DATASET) --backbone $(BACKBONE) --dir $(B) --timings $(TIMINGS) > $@
 
 clean:
 	rm -rf $(O)
+
+include experiment.mk

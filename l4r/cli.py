@@ -42,6 +42,15 @@ def main() -> None:
         raise
 
 
+def run_module(entry) -> None:
+    """Run a `python -m l4r.<module>` entry point with the CLI's error-to-exit-code mapping."""
+    try:
+        entry()
+    except L4RError as exc:
+        print(f"l4r: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
 @app.command(epilog="Example: l4r prep --dataset ml-100k --raw ../shared/data/raw/ml-100k --out out/ml-100k/data")
 def prep(dataset: str = typer.Option("ml-100k", help="ml-100k, ml-1m, bookcrossing, recbole, csv, jsonl"),
          raw: Optional[Path] = typer.Option(None, help="folder with the original files [default: data/raw/DATASET]"),
@@ -151,7 +160,7 @@ def prompt(data: Path = DATA,
            candidates: Optional[Path] = typer.Option(None, help="backbone candidates (top-k tasks)"),
            embeddings: Optional[Path] = typer.Option(None, help="backbone user embeddings (similar user)"),
            rating_predictions: Optional[Path] = typer.Option(None, help="rating backbone predictions (rating task)"),
-           split: str = typer.Option("test", help="valid or test"),
+           split: str = typer.Option("test", help="valid, test, or both as valid,test (in that order)"),
            tasks: str = typer.Option("listwise", help="comma list of listwise, pointwise, rating"),
            augment: bool = typer.Option(True, "--augment/--no-augment", help="prompt augmentation (off: IFT)"),
            reachable_only: bool = typer.Option(False, help="skip users whose held-out item is not a candidate "
@@ -165,8 +174,8 @@ def prompt(data: Path = DATA,
     from .io import write_jsonl
     from .stages import prompt as stage
 
-    if split not in ("valid", "test"):
-        raise UsageError(f"--split must be valid or test, got {split!r}")
+    if not split or any(s not in ("valid", "test") for s in split.split(",")):
+        raise UsageError(f"--split must be valid, test or valid,test; got {split!r}")
     write_jsonl(out, stage.run(data, candidates, embeddings, split, _csv(tasks), augment, reachable_only, seed,
                                history, rating_predictions, _shard(shard)))
 

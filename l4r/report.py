@@ -13,6 +13,8 @@ from .io import read_jsonl
 from .paper import RATING_COLS, TOPK_COLS, paper_row
 
 METHODS = [("base", "Base"), ("ift", "IFT"), ("l4r", "Llama4Rec")]
+# rating: the LLM's rating read as its greedy digit instead of the expected value (shown when present)
+GREEDY = [("ift-greedy", "IFT (greedy digit)"), ("l4r-greedy", "Llama4Rec (greedy digit)")]
 
 
 def overall(path: Path) -> dict[str, float]:
@@ -41,7 +43,9 @@ def table(dataset: str, backbone: str, d: Path) -> list[str]:
     cols = RATING_COLS if rating else TOPK_COLS
     lower_better = rating
     lines = [f"| {backbone} | method | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
-    for key, name in METHODS:
+    for key, name in METHODS + GREEDY:
+        if (d / f"metrics-{key}.jsonl").exists() and key not in found:
+            found[key] = overall(d / f"metrics-{key}.jsonl")
         if key in found:
             lines.append(f"| ours | {name} | " + " | ".join(f"{found[key].get(c, float('nan')):.4f}" for c in cols) + " |")
     if "l4r" in found:

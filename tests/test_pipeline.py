@@ -39,7 +39,7 @@ def test_make_all_runs_every_stage(raw_tiny, tiny_llm, tmp_path):
     stats = json.loads((b / "completions-l4r.jsonl.stats.json").read_text())
     assert stats["prompts"] == len(records(b / "prompts-l4r.jsonl"))
     assert sum(stats["status"].values()) == stats["prompts"]
-    stages = [r["stage"] for r in records(out / "timings.jsonl")]
+    stages = [r["stage"] for r in records(b / "timings.jsonl")]
     assert {"prep", "backbone", "finetune-l4r", "augment", "llm-l4r"} <= set(stages)
     # a second make does nothing: every finished stage is a file
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

@@ -33,7 +33,7 @@ def llm_orders(completions, mode: str, split: str) -> dict[str, list[str]]:
     return {u: [item for _, item in sorted(v, key=lambda t: -t[0])] for u, v in scores.items()}
 
 
-def run_topk(ds, completions, candidates: Path, split, mode, alpha1, alpha2, scheme, c):
+def run_topk(ds, completions, candidates: Path, split, mode, alpha1, alpha2, scheme, c, say=log):
     cands = load_candidates(candidates, split)
     orders = llm_orders(completions, mode, split)
     alpha = alphas({u: ds.n_interactions(u) for u in ds.user_ids}, alpha1, alpha2, scheme)
@@ -45,10 +45,10 @@ def run_topk(ds, completions, candidates: Path, split, mode, alpha1, alpha2, sch
         missing += order is None
         items, scores = merge_topk(cands[user], order, alpha[user], c)
         yield {"user": user, "items": items, "scores": scores, "split": split}
-    log(f"aggregate: {len(orders)} users re-ranked by the LLM ({mode}, {scheme}); {missing} kept the backbone order")
+    say(f"aggregate: {len(orders)} users re-ranked by the LLM ({mode}, {scheme}); {missing} kept the backbone order")
 
 
-def run_rating(ds, completions, predictions: Path, split, alpha1, alpha2, scheme, use):
+def run_rating(ds, completions, predictions: Path, split, alpha1, alpha2, scheme, use, say=log):
     preds = load_rating_predictions(predictions, split)
     llm = {(c["user"], c["item"]): c.get(use) if c.get(use) is not None else c.get("rating")
            for c in completions if c["task"] == "rating" and c.get("split", split) == split and c["status"] == "ok"}
@@ -62,7 +62,7 @@ def run_rating(ds, completions, predictions: Path, split, alpha1, alpha2, scheme
         missing += u_llm is None
         yield {"user": user, "item": target["item"], "split": split,
                "rating": round(merge_rating(u_llm, preds[(user, target["item"])], alpha[user]), 5)}
-    log(f"aggregate: rating ({scheme}); {missing} held-out ratings without an LLM answer kept the backbone's")
+    say(f"aggregate: rating ({scheme}); {missing} held-out ratings without an LLM answer kept the backbone's")
 
 
 def run(completions_path, data_dir: Path, split: str, task: str = "topk", mode: str = "listwise",

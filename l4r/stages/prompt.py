@@ -74,9 +74,20 @@ def rating_prompts(ds, tpl, preds, split, augment):
 def run(data_dir: Path, candidates: Path | None, embeddings: Path | None, split: str, tasks: list[str],
         augment: bool = True, reachable_only: bool = False, seed: int = 0, history: int = 10,
         rating_predictions: Path | None = None, shard: tuple[int, int] | None = None):
+    """Prompt records of one split, or of several (`split` a comma list, e.g. "valid,test"), in that order."""
     ds = datamod.load(data_dir)
     similar = load_similar(embeddings) if (embeddings and augment) else {}
     tpl = Templates(ds, similar, history, tuple(ds.stats.get("rating_scale", [1, 5])))
+    recs = []
+    for one in split.split(","):
+        part = split_prompts(ds, tpl, candidates, one, tasks, augment, reachable_only, seed, rating_predictions)
+        part = [r for r in part if shard_of(r["user"], shard)]
+        log(f"prompt: {len(part)} prompts for split {one}")
+        recs += part
+    return recs
+
+
+def split_prompts(ds, tpl, candidates, split, tasks, augment, reachable_only, seed, rating_predictions):
     recs = []
     if "rating" in tasks:
         preds = load_rating_predictions(rating_predictions, split) if rating_predictions else {}
@@ -84,6 +95,4 @@ def run(data_dir: Path, candidates: Path | None, embeddings: Path | None, split:
     if {"listwise", "pointwise"} & set(tasks):
         cands = load_candidates(candidates, split)
         recs += list(topk_prompts(ds, tpl, cands, split, tasks, augment, reachable_only, seed))
-    recs = [r for r in recs if shard_of(r["user"], shard)]
-    log(f"prompt: {len(recs)} prompts for split {split}")
     return recs

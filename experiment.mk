@@ -1,0 +1,136 @@
+# `make experiment`: the paper's study (Tables 2-5, Figures 3-5) as file targets, written to
+# out/$(DATASET)/report.md. Each cell (scenario x backbone x seed) is one run of the pipeline in
+# its own folder under out/$(DATASET)/exp/, so an interrupted experiment resumes where it stopped
+# and a finished cell is never recomputed. Included by the Makefile.
+#   make experiment DATASET=ml-100k SEEDS=5
+#   make experiment TASKS=direct DIRECT_BACKBONES=lightgcn SEEDS=1 SCALE_INSTRUCTIONS="20 40" ROUNDS=2
+# Differences from the paper, on purpose: alpha1, alpha2 and listwise-vs-pointwise are chosen on the
+# validation split (the paper takes the best test result; the report shows both).
+
+SEEDS                ?= 5
+TASKS                ?= direct sequential rating
+DIRECT_BACKBONES     ?= mf lightgcn mixgcf sgl
+SEQUENTIAL_BACKBONES ?= sasrec bert4rec cl4srec
+RATING_BACKBONES     ?= deepfm nfm dcn afm xdeepfm autoint
+ABLATE               ?= lightgcn deepfm sasrec
+EXP_MODES            ?= listwise,pointwise
+SCALE_LLMS           ?=
+SCALE_INSTRUCTIONS   ?=
+SCALE_TASK           ?= direct
+SCALE_BACKBONE       ?= $(firstword $(DIRECT_BACKBONES))
+ROUNDS               ?= 1
+KIND                 ?= main
+
+E         := $(O)/exp
+SUBMAKE   := $(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST))
+SEED_LIST := $(shell seq 0 $$(($(SEEDS) - 1)))
+BACKBONES_direct     := $(DIRECT_BACKBONES)
+BACKBONES_sequential := $(SEQUENTIAL_BACKBONES)
+BACKBONES_rating     := $(RATING_BACKBONES)
+MAIN_CELLS  := $(foreach t,$(TASKS),$(foreach b,$(BACKBONES_$(t)),$(foreach s,$(SEED_LIST),$(t)/$(b)/s$(s))))
+SCALE_CELLS := $(foreach m,$(SCALE_LLMS),scale-llm/$(subst /,--,$(m))) \
+               $(foreach n,$(SCALE_INSTRUCTIONS),scale-ins/n$(n))
+CELL_ARGS    = RUN=exp/$(1) TIMINGS=$(E)/$(1)/timings.jsonl SELECT=1 SPLITS=valid,test MODES=$(EXP_MODES)
+word_of      = $(word $(1),$(subst /, ,$(2)))
+
+.PHONY: experiment cell round
+experiment: $(O)/report.md
+	@echo "wrote $(O)/report.md" >&2
+
+$(O)/report.md: $(foreach c,$(MAIN_CELLS) $(SCALE_CELLS),$(E)/$(c)/cell.done)
+	$(PY) -m l4r.experiment report --dir $(E) --dataset $(DATASET) --figures $(E)/figures > $@
+
+# one main cell: scenario/backbone/s<seed>
+define MAIN_RULE
+$(E)/$(1)/%/cell.done: $(O)/data/stats.json
+	+$$(SUBMAKE) cell $$(call CELL_ARGS,$(1)/$$*) TASK=$(1) BACKBONE=$$(call word_of,1,$$*) \
+	  SEED=$$(patsubst s%,%,$$(call word_of,2,$$*)) \
+	  ABLATION=$$(if $$(filter $$(call word_of,1,$$*),$$(ABLATE)),1,0)
+	touch $$@
+endef
+$(foreach t,direct sequential rating,$(eval $(call MAIN_RULE,$(t))))
+
+# scaling cells (Figures 4 and 5): one LLM or one instruction count, the scale backbone, seed 0
+$(E)/scale-llm/%/cell.done: $(O)/data/stats.json
+	+$(SUBMAKE) cell $(call CELL_ARGS,scale-llm/$*) TASK=$(SCALE_TASK) BACKBONE=$(SCALE_BACKBONE) SEED=0 \
+	  LLM=$(subst --,/,$*) KIND=scale-llm ABLATION=0 ROUNDS=1
+	touch $@
+$(E)/scale-ins/n%/cell.done: $(O)/data/stats.json
+	+$(SUBMAKE) cell $(call CELL_ARGS,scale-ins/n$*) TASK=$(SCALE_TASK) BACKBONE=$(SCALE_BACKBONE) SEED=0 \
+	  INSTRUCTIONS=$* KIND=scale-ins ABLATION=0 ROUNDS=1
+	touch $@
+
+# ---- inside one cell (B = its folder) ----
+ABLATION ?= 0
+CELL_METRICS := base ift l4r aug $(if $(filter rating,$(TASK)),ift-greedy l4r-greedy) \
+                $(if $(filter 1,$(ABLATION)),noda nopa uniform)
+cell: $(B)/cell.json $(foreach m,$(CELL_METRICS),$(B)/metrics-$(m).jsonl)
+ifneq ($(ROUNDS),1)
+ifneq ($(TASK),rating)
+	+@for r in $$(seq 2 $(ROUNDS)); do \
+	  prev=$(RUN); [ $$r -gt 2 ] && prev=$(RUN)/round$$((r - 1)); \
+	  $(SUBMAKE) round RUN=$(RUN)/round$$r PREV=$$prev TIMINGS=$(TIMINGS) TASK=$(TASK) BACKBONE=$(BACKBONE) \
+	    SEED=$(SEED) SELECT=1 SPLITS=$(SPLITS) MODES=$(MODES) ROUNDS=1 || exit 1; \
+	done
+endif
+endif
+
+$(B)/cell.json:
+	@mkdir -p $(B)
+	$(PY) -c 'import json,sys; print(json.dumps(dict(kind=sys.argv[1], task=sys.argv[2], backbone=sys.argv[3], \
+	  seed=int(sys.argv[4]), llm=sys.argv[5], instructions=int(sys.argv[6]), dataset=sys.argv[7], \
+	  rounds=int(sys.argv[8]))))' $(KIND) $(TASK) $(BACKBONE) $(SEED) $(LLM) $(INSTRUCTIONS) $(DATASET) $(ROUNDS) > $@
+
+# the augmented backbone alone (what data augmentation buys before the LLM re-ranks)
+$(B)/pred-aug.jsonl: $(AUG_OUT)
+	$(L4R) aggregate '' --data $(O)/data $(subst /base/,/aug/,$(AGG_BASE)) -o $@
+
+# ablations (Table 5), test split, with the setting validation chose for the full model
+ifeq ($(TASK),rating)
+  PROMPT_NODA := --tasks rating --rating-predictions $(B)/base/predictions.jsonl --embeddings $(B)/base/embeddings.jsonl
+  PROMPT_NOPA := --tasks rating --rating-predictions $(B)/aug/predictions.jsonl --no-augment
+  AGG_NODA    := --task rating --predictions $(B)/base/predictions.jsonl
+else
+  PROMPT_NODA := --candidates $(B)/base/candidates.jsonl --embeddings $(B)/base/embeddings.jsonl \
+                 --tasks $(MODES) --reachable-only
+  PROMPT_NOPA := --candidates $(B)/aug/candidates.jsonl --tasks $(MODES) --reachable-only --no-augment
+  AGG_NODA    := --candidates $(B)/base/candidates.jsonl
+endif
+$(B)/prompts-noda.jsonl: $(BASE_OUT)
+	$(T) prompt-noda -- $(L4R) prompt --data $(O)/data $(PROMPT_NODA) --split test --seed $(SEED) -o $@
+$(B)/prompts-nopa.jsonl: $(AUG_OUT)
+	$(T) prompt-nopa -- $(L4R) prompt --data $(O)/data $(PROMPT_NOPA) --split test --seed $(SEED) -o $@
+$(B)/completions-noda.jsonl: $(B)/prompts-noda.jsonl $(B)/llm-l4r/train_meta.json
+	$(T) llm-noda -- $(L4R) llm $< --model $(B)/llm-l4r --backend $(BACKEND) --batch-size $(LLM_BATCH) -o $@
+$(B)/completions-nopa.jsonl: $(B)/prompts-nopa.jsonl $(B)/llm-ift/train_meta.json
+	$(T) llm-nopa -- $(L4R) llm $< --model $(B)/llm-ift --backend $(BACKEND) --batch-size $(LLM_BATCH) -o $@
+$(B)/pred-noda.jsonl: $(B)/completions-noda.jsonl $(DEP_L4R)
+	$(L4R) aggregate $< --data $(O)/data $(AGG_NODA) $(ARGS_L4R) -o $@
+$(B)/pred-nopa.jsonl: $(B)/completions-nopa.jsonl $(DEP_L4R)
+	$(L4R) aggregate $< --data $(O)/data $(AGG_L4R) $(ARGS_L4R) -o $@
+$(B)/pred-uniform.jsonl: $(B)/completions-l4r.jsonl $(DEP_L4R)
+	$(L4R) aggregate $< --data $(O)/data $(AGG_L4R) $(ARGS_L4R) --scheme uniform -o $@
+
+# rating: the LLM's answer read as its greedy digit instead of the expected rating
+$(B)/pred-ift-greedy.jsonl: $(B)/completions-ift.jsonl
+	$(L4R) aggregate $< --data $(O)/data $(AGG_IFT) --use rating -o $@
+$(B)/pred-l4r-greedy.jsonl: $(B)/completions-l4r.jsonl $(DEP_L4R)
+	$(L4R) aggregate $< --data $(O)/data $(AGG_L4R) $(ARGS_L4R) --use rating -o $@
+
+# ---- one round of iterative mutual augmentation (ROUNDS > 1; beyond the paper) ----
+# Round r's "base" is round r-1's augmented backbone: its candidates and embeddings feed round r's
+# instructions and prompts; the new LLM's triples join the earlier rounds' (direct) or its sequences
+# replace them (sequential); the backbone is retrained on them.
+ifdef PREV
+round: $(B)/metrics-l4r.jsonl $(B)/metrics-aug.jsonl $(B)/metrics-base.jsonl
+
+$(B)/base/candidates.jsonl:
+	mkdir -p $(B) && ln -sfn $(abspath $(O)/$(PREV)/aug) $(B)/base
+ ifeq ($(TASK),direct)
+$(AUG_FILE): $(B)/new-triples.jsonl
+	cat $(O)/$(PREV)/triples.jsonl $< > $@.tmp && mv $@.tmp $@
+$(B)/new-triples.jsonl: $(AUG_DEP)
+	$(T) augment -- $(L4R) augment --task $(TASK) --data $(O)/data --model $(AUG_LLM) --backend $(BACKEND) \
+	  --users $(AUG_USERS) --items $(AUG_ITEMS) --seed $(SEED) --batch-size $(LLM_BATCH) -o $@
+ endif
+endif
