@@ -40,7 +40,7 @@ def test_make_experiment_writes_every_section(raw_tiny, tiny_llm, tmp_path):
     for name in SECTIONS:
         title = next((t for t in found if t.startswith(name)), None)
         assert title, f"no section {name!r} in:\n{report}"
-        assert re.search(r"\d\.\d{4}", found[title]), f"section {title!r} has no numbers:\n{found[title]}"
+        assert re.search(r"\| \**\d+\.\d+", found[title]), f"section {title!r} has no numbers:\n{found[title]}"
     cell = out / "exp" / "direct" / "mf" / "s0"
     # the setting chosen on validation is the one the test predictions used
     chosen = json.loads((cell / "selected-l4r.json").read_text())

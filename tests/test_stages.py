@@ -122,14 +122,22 @@ def test_aggregate_without_llm_keeps_backbone_order(prepared, backbone_out):
 @pytest.mark.parametrize("args,code,message", [
     (["aggregate", "", "--mode", "bogus", "--candidates", "x"], 2, "--mode must be one of"),
     (["instruct", "--tasks", "nope"], 2, "unknown task"),
-    (["prompt", "--split", "train"], 2, "--split must be valid or test"),
+    (["prompt", "--split", "train"], 2, "--split must be valid, test or valid,test"),
     (["backbone", "--model", "nope", "--out", "x"], 2, "unknown backbone"),
+    (["backbone", "--model", "mf", "--out", "x", "--hp", "dim"], 2, "--hp takes key=value, got 'dim'"),
+    (["backbone", "--model", "mf", "--out", "x", "--hp", "dimm=8"], 2, "--hp dimm: unknown hyper-parameter for mf"),
+    (["backbone", "--model", "sasrec", "--out", "x", "--hp", "lr=fast"], 2, "--hp lr=fast: sasrec expects a number"),
+    (["backbone", "--model", "lightgcn", "--out", "x", "--hp", "layers=2.5"], 2, "--hp layers=2.5: lightgcn expects an "
+     "integer"),
+    (["backbone", "--model", "deepfm", "--out", "x", "--hp", "hidden=big"], 2, "--hp hidden=big: deepfm expects "
+     "comma-separated layer sizes"),
     (["llm", "missing.jsonl"], 2, "missing.jsonl: no such file"),
     (["prep", "--raw", "/nonexistent", "--out", "x", "--offline"], 2, "no ML-100K files"),
 ])
 def test_cli_usage_errors(args, code, message, tmp_path):
     proc = l4r(*args, check=False)
     assert proc.returncode == code and message in proc.stderr and proc.stdout == ""
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_bad_record_is_exit_1_with_file_line_field(tmp_path, prepared, backbone_out):

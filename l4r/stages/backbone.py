@@ -39,6 +39,55 @@ def parse_hp(pairs: list[str]) -> dict:
     return out
 
 
+# hyper-parameters read by the shared training loops (topk.fit / rating.fit / rating.run), with a
+# default of the right type; each model's `defaults` and constructor arguments add its own
+FIT_HP = {"lr": 1e-3, "weight_decay": 0.0, "batch_size": 1, "epochs": 1}
+FAMILY_HP = {"direct": {}, "sequential": {"max_len": 50}, "rating": {"l2": 0.0, "min_count": 2, "zip_chars": 3}}
+SET_BY_STAGE = {"self", "data", "enc", "mean"}  # constructor arguments the stage fills in itself
+
+
+def known_hp(model_name: str, cls) -> dict:
+    """Every hyper-parameter `model_name` reads -> an example value (its type is what --hp must give)."""
+    import inspect
+
+    known = {**FIT_HP, **FAMILY_HP[family(model_name)]}
+    for klass in reversed(cls.__mro__):
+        init = vars(klass).get("__init__")
+        if init is None or klass.__module__.startswith("torch"):
+            continue
+        for name, p in inspect.signature(init).parameters.items():
+            if name not in SET_BY_STAGE and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                known[name] = p.default if p.default is not p.empty else None
+    return {**known, **cls.defaults}
+
+
+def check_hp(model_name: str, cls, hp: dict) -> dict:
+    """UsageError for a key `model_name` does not read or a value of the wrong kind (text for a number,
+    a fraction for a count, a layer list that is not comma-separated integers); whole floats become ints."""
+    import re
+
+    known = known_hp(model_name, cls)
+    out = {}
+    for key, value in hp.items():
+        if key not in known:
+            raise UsageError(f"--hp {key}: unknown hyper-parameter for {model_name}; known: "
+                             f"{', '.join(sorted(known))}")
+        example = known[key]
+        if isinstance(example, (int, float)) and not isinstance(example, bool):
+            if not isinstance(value, (int, float)):
+                raise UsageError(f"--hp {key}={value}: {model_name} expects a number")
+            if isinstance(example, int) and isinstance(value, float):
+                if not value.is_integer():
+                    raise UsageError(f"--hp {key}={value}: {model_name} expects an integer")
+                value = int(value)
+        elif isinstance(example, str) and re.fullmatch(r"[0-9,]*", example):      # layer sizes, e.g. "256,128"
+            if not re.fullmatch(r"[0-9,\- ]*", str(value)):
+                raise UsageError(f"--hp {key}={value}: {model_name} expects comma-separated layer sizes, "
+                                 f"e.g. {example or '64,32'}")
+        out[key] = value
+    return out
+
+
 def seed_all(seed: int) -> None:
     import random
 
@@ -53,10 +102,11 @@ def seed_all(seed: int) -> None:
 def run(model_name: str, data_dir: Path, out: Path, k: int = 10, seed: int = 0, hp: dict | None = None,
         extra: Path | None = None, sequences: Path | None = None, load: Path | None = None,
         patience: int = 10, threads: int = 1, refit: bool = False) -> dict:
+    hp = check_hp(model_name, load_class(model_name), hp or {})
     if family(model_name) == "rating":
         from ..models import rating
 
-        return rating.run(model_name, data_dir, out, seed=seed, hp=hp or {}, attrs=extra, load=load,
+        return rating.run(model_name, data_dir, out, seed=seed, hp=hp, attrs=extra, load=load,
                           patience=patience)
     import torch
 
