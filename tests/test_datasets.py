@@ -1,5 +1,5 @@
 """Dataset readers (ML-100K, ML-1M, BookCrossing, csv/jsonl), locate/download, and the
-leave-one-out protocol, on the tiny raw fixtures in tests/fixtures/raw/ (see make.py there)."""
+leave-one-out protocol, on the tiny raw fixtures written by tests/raw_fixtures.py."""
 from __future__ import annotations
 
 import gzip
@@ -12,13 +12,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import raw_fixtures
 
 from l4r.datasets import bookcrossing, csv as csvreader, ml1m
 from l4r.errors import DataError, UsageError
 from l4r.split import check_protocol, leave_one_out, random_order, split_hash
 from l4r.stages import prep
 
-RAW = Path(__file__).parent / "fixtures" / "raw"
+RAW = raw_fixtures.root()   # written at first use, not kept in the repository
 
 
 def lines(path: Path) -> list[dict]:

@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import raw_fixtures
 
 from l4r import metrics as M
 from l4r.errors import DataError, UsageError
 from l4r.stages import eval as ev
 from l4r.stages import prep
 
-RAW = Path(__file__).parent / "fixtures" / "raw"
+RAW = raw_fixtures.root()   # written at first use, not kept in the repository
 
 
 def lines(path: Path) -> list[dict]:
