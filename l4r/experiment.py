@@ -22,7 +22,6 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from . import metrics as M
@@ -30,6 +29,7 @@ from .errors import DataError, L4RError, UsageError
 from .io import read_jsonl
 from .paper import RATING_COLS, TABLE2, TABLE3, TABLE4, TABLE5, TOPK_COLS
 from .report import overall
+from .stages.eval import per_user_values
 
 TASKS = [("direct", "Table 2"), ("sequential", "Table 3"), ("rating", "Table 4")]
 PAPER = {"direct": TABLE2, "sequential": TABLE3, "rating": TABLE4}
@@ -117,19 +117,13 @@ def group_records(d: Path, name: str) -> list[dict]:
     return [r for r in read_jsonl(path, "metric") if r.get("group")] if path.exists() else []
 
 
-@lru_cache(maxsize=None)
-def user_rows(path: Path) -> tuple:
-    return tuple(read_jsonl(path)) if path.exists() else ()
-
-
 def user_means(cells: list[Cell], name: str, metric: str) -> dict[str, float]:
     """user -> the per-user value of `metric` averaged over the cells (seeds); RMSE reads SE, MAE AE."""
-    key = {"MAE": "AE", "RMSE": "SE"}.get(metric, metric)
     acc: dict[str, list[float]] = {}
     for c in cells:
-        for r in user_rows(c.dir / f"per-user-{name}.jsonl"):
-            if isinstance(r.get(key), (int, float)):
-                acc.setdefault(str(r.get("user")), []).append(float(r[key]))
+        path = c.dir / f"per-user-{name}.jsonl"
+        for user, value in (per_user_values(path, metric).items() if path.exists() else ()):
+            acc.setdefault(user, []).append(value)
     return {u: M.mean(v) for u, v in acc.items()}
 
 
@@ -693,7 +687,6 @@ def report(root: Path, dataset: str, figures: Path | None = None, report_dir: Pa
         raise UsageError(f"{root}: no such experiment folder (run `make experiment` first)")
     ctx = Ctx(dataset, Path(figures or root / "figures"), Path(report_dir or root.parent),
               pyplot() if plots else None, noted=not plots)
-    user_rows.cache_clear()
     cells = load_cells(root)
     out = summary(ctx, cells)
     for section in SECTIONS:

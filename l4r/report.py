@@ -10,7 +10,9 @@ import argparse
 from pathlib import Path
 
 from .io import read_jsonl
+from .metrics import paired_ttest
 from .paper import RATING_COLS, TOPK_COLS, paper_row
+from .stages.eval import per_user_values
 
 METHODS = [("base", "Base"), ("ift", "IFT"), ("l4r", "Llama4Rec")]
 # rating: the LLM's rating read as its greedy digit instead of the expected value (shown when present)
@@ -22,19 +24,15 @@ def overall(path: Path) -> dict[str, float]:
 
 
 def per_user(path: Path, metric: str) -> dict[str, float]:
-    return {r["user"]: r[metric] for r in read_jsonl(path) if metric in r} if path.exists() else {}
+    return per_user_values(path, metric) if path.exists() else {}
 
 
 def pvalue(a: dict, b: dict) -> float | None:
-    from scipy.stats import ttest_rel
-
+    """Paired t-test over the users both runs hold (None with fewer than two)."""
     users = sorted(set(a) & set(b))
     if len(users) < 2:
         return None
-    x, y = [a[u] for u in users], [b[u] for u in users]
-    if x == y:
-        return 1.0
-    return float(ttest_rel(x, y).pvalue)
+    return paired_ttest([a[u] for u in users], [b[u] for u in users])[1]
 
 
 def table(dataset: str, backbone: str, d: Path) -> list[str]:

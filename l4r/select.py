@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import data as datamod
 from .errors import UsageError
-from .io import atomic_path, log, read_jsonl, write_jsonl
+from .io import log, read_jsonl, write_jsonl
 from .stages import aggregate as agg
 from .stages import eval as ev
 
@@ -95,11 +95,6 @@ def as_args(selected: dict, task: str) -> str:
     return f"{mode}--alpha1 {selected['alpha1']} --alpha2 {selected['alpha2']}\n"
 
 
-def write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text)
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("completions")
@@ -120,9 +115,9 @@ def main(argv=None) -> None:
     if a.grid:
         write_jsonl(a.grid, records)
     if a.selected:
-        write_text(a.selected, json.dumps(selected, indent=1) + "\n")
+        ev.write_text(a.selected, json.dumps(selected, indent=1) + "\n")
     if a.args:
-        write_text(a.args, as_args(selected, a.task))
+        ev.write_text(a.args, as_args(selected, a.task))
 
 
 if __name__ == "__main__":

@@ -56,6 +56,18 @@ def l4r(*args, input=None, check=True):
     return proc
 
 
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Tiny tensors: thread start-up dominates, and on a busy machine it costs seconds. Modules of small
+    torch models use it with `pytestmark = pytest.mark.usefixtures("torch_one_thread")`."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def raw_tiny(tmp_path_factory) -> Path:
     return write_tiny_ml100k(tmp_path_factory.mktemp("raw") / "ml-100k")

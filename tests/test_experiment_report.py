@@ -217,3 +217,16 @@ def test_figures(exp, capsys):
     for name in figs:
         assert f"](exp/figures/{name})" in out
     assert "plot` extra" not in out
+
+
+def test_make_all_results_table_tests_rating_runs_on_squared_errors(tmp_path):
+    """l4r.report (the results.md of `make all`): per-user rating rows carry SE/AE, not RMSE/MAE."""
+    from l4r import report
+
+    metrics(tmp_path, "base", {"RMSE": 1.0, "MAE": 0.8})
+    metrics(tmp_path, "ift", {"RMSE": 1.3, "MAE": 0.9})
+    metrics(tmp_path, "l4r", {"RMSE": 0.9, "MAE": 0.7})
+    jsonl(tmp_path / "per-user-base.jsonl", [{"user": str(u), "SE": 1.0 + u % 2, "AE": 0.8} for u in range(1, 9)])
+    jsonl(tmp_path / "per-user-l4r.jsonl", [{"user": str(u), "SE": 0.5, "AE": 0.6 + u % 2 / 10} for u in range(1, 9)])
+    row = next(line for line in report.table("ml-100k", "deepfm", tmp_path) if "Impro." in line)
+    assert re.findall(r"([+-]\d+\.\d+)% \(p=(\d\.\d+)\)", row) == [("+10.00", "0.001"), ("+12.50", "0.000")], row

@@ -22,13 +22,7 @@ ATTRS = TINY / "attributes.jsonl"
 RATING_MODELS = ["deepfm", "nfm", "dcn", "afm", "xdeepfm", "autoint"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is fastest and avoids thread contention with other jobs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -47,13 +47,7 @@ def eval_scores(model, data, hp):
         return topk.masked_scores(model, data, list(range(data.n_users)), "test", hp.get("max_len", 50))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: thread start-up dominates, and on a busy machine it costs seconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
