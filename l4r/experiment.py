@@ -20,12 +20,11 @@ import json
 import math
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import metrics as M
-from .errors import DataError, L4RError, UsageError
+from .errors import DataError, UsageError
 from .io import read_jsonl
 from .paper import RATING_COLS, TABLE2, TABLE3, TABLE4, TABLE5, TOPK_COLS
 from .report import overall
@@ -710,8 +709,6 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except L4RError as exc:
-        print(f"l4r.experiment: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+    from .cli import run_module
+
+    run_module(main)

@@ -28,6 +28,7 @@ from .stages import eval as ev
 
 GRID = [0.1, 0.3, 0.5, 0.7, 0.9]
 TOPK_NAMES = ["HR@3", "NDCG@3", "HR@5", "NDCG@5"]
+RATING_NAMES = ["RMSE", "MAE"]
 
 
 def settings(modes: list[str], grid: list[float], scheme: str):
@@ -47,7 +48,7 @@ def score(ds, targets, completions, split, task, mode, a1, a2, scheme, candidate
         preds = agg.run_rating(ds, completions, predictions, split, a1, a2, scheme, "expected", say=quiet)
         rated = {(p["user"], p["item"]): p["rating"] for p in preds}
         rows = ev.rating_rows(targets, rated, str(predictions))
-        names = ["RMSE", "MAE"]
+        names = RATING_NAMES
     else:
         preds = agg.run_topk(ds, completions, candidates, split, mode, a1, a2, scheme, 1.0, say=quiet)
         rows = ev.topk_rows(targets, {p["user"]: p["items"] for p in preds}, [3, 5])
@@ -64,6 +65,9 @@ def best(records: list[dict], split: str, criterion: str, higher: bool) -> dict:
 
 def run(completions_path, data_dir: Path, task: str, modes: list[str], candidates, predictions,
         criterion: str, scheme: str = "adaptive", grid: list[float] = GRID) -> tuple[list[dict], dict]:
+    names = RATING_NAMES if task == "rating" else TOPK_NAMES
+    if criterion not in names:
+        raise UsageError(f"--criterion {criterion} is not one of {', '.join(names)}")
     ds = datamod.load(data_dir)
     completions = list(read_jsonl(completions_path, "completion"))
     if task == "rating":
@@ -74,9 +78,7 @@ def run(completions_path, data_dir: Path, task: str, modes: list[str], candidate
         for mode, a1, a2 in settings(modes, grid, scheme):
             metrics = score(ds, targets, completions, split, task, mode, a1, a2, scheme, candidates, predictions)
             records.append({"split": split, "mode": mode, "alpha1": a1, "alpha2": a2, "metrics": metrics})
-    higher = criterion not in ("RMSE", "MAE")
-    if criterion not in records[0]["metrics"]:
-        raise UsageError(f"--criterion {criterion} is not one of {', '.join(records[0]['metrics'])}")
+    higher = criterion not in RATING_NAMES
     chosen, top = best(records, "valid", criterion, higher), best(records, "test", criterion, higher)
     on_test = next(r for r in records if r["split"] == "test" and
                    (r["mode"], r["alpha1"], r["alpha2"]) == (chosen["mode"], chosen["alpha1"], chosen["alpha2"]))
