@@ -81,6 +81,7 @@ ifeq ($(TASK),rating)
   AGG_IFT    := --task rating --predictions $(B)/base/predictions.jsonl --scheme llm
   AGG_L4R    := --task rating --predictions $(B)/aug/predictions.jsonl
   AGG_BASE   := --task rating --predictions $(B)/base/predictions.jsonl --scheme rec
+  AGG_AUG    := --task rating --predictions $(B)/aug/predictions.jsonl --scheme rec
   EVAL_K     :=
   SEL_ift    := --task rating --predictions $(B)/base/predictions.jsonl --scheme llm
   SEL_l4r    := --task rating --predictions $(B)/aug/predictions.jsonl
@@ -95,6 +96,7 @@ else
   AGG_IFT    := --candidates $(B)/base/candidates.jsonl --scheme llm
   AGG_L4R    := --candidates $(B)/aug/candidates.jsonl
   AGG_BASE   := --candidates $(B)/base/candidates.jsonl --scheme rec
+  AGG_AUG    := --candidates $(B)/aug/candidates.jsonl --scheme rec
   EVAL_K     := --k 3,5
   SEL_ift    := --candidates $(B)/base/candidates.jsonl --modes $(MODES) --scheme llm
   SEL_l4r    := --candidates $(B)/aug/candidates.jsonl --modes $(MODES)

@@ -83,7 +83,7 @@ $(B)/cell.json:
 
 # the augmented backbone alone (what data augmentation buys before the LLM re-ranks)
 $(B)/pred-aug.jsonl: $(AUG_OUT)
-	$(L4R) aggregate '' --data $(O)/data $(subst /base/,/aug/,$(AGG_BASE)) -o $@
+	$(L4R) aggregate '' --data $(O)/data $(AGG_AUG) -o $@
 
 # ablations (Table 5), test split, with the setting validation chose for the full model
 ifeq ($(TASK),rating)
