@@ -53,9 +53,12 @@ def run_module(entry) -> None:
 
 @app.command(epilog="Example: l4r prep --dataset ml-100k --raw ../shared/data/raw/ml-100k --out out/ml-100k/data")
 def prep(dataset: str = typer.Option("ml-100k", help="ml-100k, ml-1m, bookcrossing, recbole, csv, jsonl"),
-         raw: Optional[Path] = typer.Option(None, help="folder with the original files [default: data/raw/DATASET]"),
+         raw: Optional[Path] = typer.Option(None, help="folder with the original files; must exist unless "
+                                            "--download [default: data/raw/DATASET, downloaded into when missing]"),
          out: Path = typer.Option(..., "--out", "-o", help="folder to write the prepared dataset into"),
          offline: bool = typer.Option(False, help="never try the network"),
+         download: bool = typer.Option(False, help="download the dataset into --raw (created) when its files "
+                                       "are not there"),
          min_rating: Optional[float] = typer.Option(None, help="keep only ratings >= this (implicit feedback) "
                                                     "[default: 1 for bookcrossing (drops its implicit 0s), else all]"),
          core: Optional[int] = typer.Option(None, help="iterated k-core filter on users and items "
@@ -80,7 +83,7 @@ def prep(dataset: str = typer.Option("ml-100k", help="ml-100k, ml-1m, bookcrossi
 
     columns = {"user": user_col, "item": item_col, "rating": rating_col, "time": time_col, "title": title_col}
     options = {"columns": columns, "items": items, "users": users, "sep": sep}
-    stats = stage.run(dataset, raw or Path("data/raw") / dataset, out, offline, min_rating, core, seed, options)
+    stats = stage.run(dataset, raw, out, offline, min_rating, core, seed, options, download)
     write_jsonl("-", [stats])
 
 

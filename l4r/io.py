@@ -1,6 +1,7 @@
 """JSONL in and out: `-` is stdin/stdout, `.gz` is compressed, writes are atomic.
 
-Readers yield records and raise DataError(`file:line: field: what`) on bad lines.
+Readers yield records and raise DataError(`file:line: field: what`) on bad lines; input is strict
+UTF-8 (a BOM before line 1 and CRLF line ends are fine, blank lines are skipped).
 Writers put everything in a temp file beside the target and rename it at the end,
 so a failed stage never leaves a partial output; `-` is buffered and written at the end.
 """
@@ -11,6 +12,7 @@ import io
 import os
 import sys
 import tempfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -24,16 +26,39 @@ def _name(path) -> str:
     return "<stdin>" if str(path) == "-" else str(path)
 
 
-def open_text(path, mode: str = "r") -> IO[str]:
-    """Open a path for text reading; `-` is stdin, `.gz` is gunzipped."""
+BOM = b"\xef\xbb\xbf"
+
+
+@contextmanager
+def open_bytes(path) -> Iterator[IO[bytes]]:
+    """Open a path for binary reading; `-` is stdin (left open), `.gz` is gunzipped."""
     if str(path) == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8") if "r" in mode else sys.stdout
+        yield sys.stdin.buffer
+        return
     p = Path(path)
-    if "r" in mode and not p.exists():
+    if not p.exists():
         raise UsageError(f"{p}: no such file")
-    if p.suffix == ".gz":
-        return gzip.open(p, mode + "t", encoding="utf-8")
-    return open(p, mode, encoding="utf-8")
+    with (gzip.open(p, "rb") if p.suffix == ".gz" else open(p, "rb")) as fh:
+        yield fh
+
+
+def text_lines(path) -> Iterator[tuple[int, str]]:
+    """Yield (line number, line) of a UTF-8 text file, blank lines and line ends included.
+
+    A BOM before line 1 is dropped; a byte that is not UTF-8 is a DataError naming file and line."""
+    name = _name(path)
+    try:
+        with open_bytes(path) as fh:
+            for lineno, raw in enumerate(fh, 1):
+                if lineno == 1 and raw.startswith(BOM):
+                    raw = raw[len(BOM):]
+                try:
+                    yield lineno, raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DataError(f"not UTF-8 text (byte {raw[exc.start]:#04x} at column {exc.start + 1}); "
+                                    "convert the file to UTF-8", name, lineno) from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise DataError(f"damaged gzip file ({exc})", name) from None
 
 
 def parse_line(line: str | bytes, file: str, lineno: int) -> dict:
@@ -51,14 +76,13 @@ def read_jsonl(path, kind: str | None = None) -> Iterator[dict]:
     from .schema import check
 
     name = _name(path)
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            rec = parse_line(line, name, lineno)
-            if kind:
-                check(rec, kind, name, lineno)
-            yield rec
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        rec = parse_line(line, name, lineno)
+        if kind:
+            check(rec, kind, name, lineno)
+        yield rec
 
 
 def dumps(rec: dict) -> bytes:
@@ -81,6 +105,17 @@ def atomic_path(path, suffix: str = ""):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_torch(obj, path) -> None:
+    """torch.save, atomically and byte for byte the same for the same object: saving to a buffer
+    names the zip's inner folder "archive", where saving to a temp file would name it after the file."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
 
 
 def write_jsonl(path, records: Iterable[dict]) -> int:

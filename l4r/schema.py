@@ -1,9 +1,12 @@
 """Every record type that flows between stages, defined once.
 
 A spec maps field -> (types, required). `check` raises DataError naming file, line
-and field. docs/pipeline.md describes the same records for people.
+and field; a boolean is never a number, nor is NaN or infinity. docs/pipeline.md
+describes the same records for people.
 """
 from __future__ import annotations
+
+import math
 
 from .errors import DataError
 
@@ -63,4 +66,6 @@ def check(rec: dict, kind: str, file: str = "<input>", line: int | None = None) 
         if isinstance(value, bool) or not isinstance(value, types):
             names = "/".join("null" if t is type(None) else t.__name__ for t in types)
             raise DataError(f"expected {names}, got {type(value).__name__}", file, line, field)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise DataError(f"expected a finite number, got {value}", file, line, field)
     return rec

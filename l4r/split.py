@@ -56,14 +56,14 @@ def check_protocol(train, valid, test, total: int | None = None) -> None:
     """Fail loudly when the split breaks leave-one-out.
 
     Checks: at most one valid and one test event per user; every held-out user has training
-    events; no held-out event is also in train; valid and test differ; no training event is
-    newer than the user's valid or test event, nor valid newer than test (ts order); a user with
-    2+ events has a test event and with 3+ events a valid one too; and, given `total`, that no
-    interaction was lost or duplicated.
+    events; no valid or test item is in the user's training history (whatever its time); valid
+    and test items differ; no training event is newer than the user's valid or test event, nor
+    valid newer than test (ts order); a user with 2+ events has a test event and with 3+ events a
+    valid one too; and, given `total`, that no interaction was lost or duplicated.
     """
     event = lambda r: (r["user"], r["item"], r.get("ts"))
     ts = lambda r: r.get("ts") if r.get("ts") is not None else 0
-    in_train = {event(r) for r in train}
+    in_train = {(r["user"], r["item"]) for r in train}
     n_train, last = defaultdict(int), {}
     for r in train:
         n_train[r["user"]] += 1
@@ -78,12 +78,12 @@ def check_protocol(train, valid, test, total: int | None = None) -> None:
             seen.add(user)
             if user not in n_train:
                 raise DataError(f"user {user} has no training interaction", name)
-            if event(r) in in_train:
-                raise DataError(f"user {user}: the {name} event is also in train", name)
+            if (user, r["item"]) in in_train:
+                raise DataError(f"user {user}: the {name} item {r['item']} is also in train", name)
             if ts(r) < last[user]:
                 raise DataError(f"user {user}: the {name} event is older than a training event", name)
-            if name == "test" and held.get(user) == event(r):
-                raise DataError(f"user {user}: validation and test are the same event", name)
+            if name == "test" and user in held and held[user][1] == r["item"]:
+                raise DataError(f"user {user}: validation and test are the same item {r['item']}", name)
             if name == "test" and user in held and ts(r) < (held[user][2] or 0):
                 raise DataError(f"user {user}: the test event is older than the validation event", name)
             held.setdefault(user, event(r))
@@ -97,6 +97,15 @@ def check_protocol(train, valid, test, total: int | None = None) -> None:
     if total is not None and len(train) + len(valid) + len(test) != total:
         raise DataError(f"the split holds {len(train) + len(valid) + len(test)} interactions, "
                         f"the data {total}", "split")
+
+
+def short_users(train, valid, test) -> dict[str, int]:
+    """Users too short for a full leave-one-out split: 1 event (train only, never evaluated) and
+    2 events (train and test, no validation item). Both stay in training."""
+    n = defaultdict(int)
+    for r in (*train, *valid, *test):
+        n[r["user"]] += 1
+    return {"train_only": sum(c == 1 for c in n.values()), "no_valid": sum(c == 2 for c in n.values())}
 
 
 def split_hash(train, valid, test) -> str:

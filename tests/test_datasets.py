@@ -127,10 +127,11 @@ def test_ml1m_download_checks_md5(tmp_path, monkeypatch):
     monkeypatch.setattr(ml1m, "URL", (src / "ml-1m.zip").as_uri())
     monkeypatch.setattr(ml1m, "MD5", "0" * 32)
     with pytest.raises(UsageError, match="checksum mismatch"):
-        prep.run("ml-1m", tmp_path / "raw", tmp_path / "d")
+        prep.run("ml-1m", tmp_path / "raw", tmp_path / "d", download=True)
     monkeypatch.setattr(ml1m, "MD5", hashlib.md5((src / "ml-1m.zip").read_bytes()).hexdigest())
-    stats = prep.run("ml-1m", tmp_path / "raw", tmp_path / "d")
+    stats = prep.run("ml-1m", tmp_path / "raw", tmp_path / "d", download=True)
     assert stats["users"] == 10 and (tmp_path / "raw" / "ml-1m.zip").exists()
+    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == ["ml-1m.zip"]   # unpacked elsewhere
 
 
 def test_offline_message_says_which_files_go_where(tmp_path):
@@ -143,7 +144,7 @@ def test_offline_message_says_which_files_go_where(tmp_path):
 def test_download_failure_is_a_clear_usage_error(tmp_path, monkeypatch):
     monkeypatch.setattr(bookcrossing, "URL", (tmp_path / "missing" / "BX-CSV-Dump.zip").as_uri())
     with pytest.raises(UsageError, match=r"download failed .*put BX-Book-Ratings\.csv"):
-        prep.run("bookcrossing", tmp_path / "raw", tmp_path / "d")
+        prep.run("bookcrossing", tmp_path / "raw", tmp_path / "d", download=True)
 
 
 # --- BookCrossing ----------------------------------------------------------------------------------
@@ -293,7 +294,8 @@ def test_leave_one_out_shapes_and_checks_pass():
 
 
 @pytest.mark.parametrize("breakage, message", [
-    (lambda tr, va, te: (tr + [te[0]], va, te), "the test event is also in train"),
+    (lambda tr, va, te: (tr + [te[0]], va, te), "the test item i1 is also in train"),
+    (lambda tr, va, te: (tr + [{**te[0], "ts": 0}], va, te), "the test item i1 is also in train"),
     (lambda tr, va, te: (tr, va, te + [te[0]]), "has two test interactions"),
     (lambda tr, va, te: ([{**r, "ts": 99} if r["user"] == "d" else r for r in tr], va, te),
      "older than a training event"),

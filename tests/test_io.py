@@ -56,3 +56,21 @@ def test_stdin_and_stdout(monkeypatch, capsysbinary):
     assert list(read_jsonl("-", "metric")) == [{"metric": "HR@5", "value": 0.5}]
     write_jsonl("-", [{"a": 1}])
     assert capsysbinary.readouterr().out == b'{"a":1}\n'
+
+
+def test_save_torch_gives_byte_identical_files(tmp_path):
+    """torch.save into a temp file names the zip's inner folder after it; two identical saves must not differ."""
+    import zipfile
+
+    import torch
+
+    from l4r.io import save_torch
+
+    state = {"w": torch.arange(6.0).reshape(2, 3), "b": torch.zeros(3)}
+    for run in ("a", "b"):
+        save_torch(state, tmp_path / run / "model.pt")
+    first = (tmp_path / "a" / "model.pt").read_bytes()
+    assert first == (tmp_path / "b" / "model.pt").read_bytes()
+    assert all(n.startswith("archive/") for n in zipfile.ZipFile(tmp_path / "a" / "model.pt").namelist())
+    assert torch.load(tmp_path / "a" / "model.pt")["w"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["model.pt"]

@@ -132,7 +132,7 @@ def test_aggregate_without_llm_keeps_backbone_order(prepared, backbone_out):
     (["backbone", "--model", "deepfm", "--out", "x", "--hp", "hidden=big"], 2, "--hp hidden=big: deepfm expects "
      "comma-separated layer sizes"),
     (["llm", "missing.jsonl"], 2, "missing.jsonl: no such file"),
-    (["prep", "--raw", "/nonexistent", "--out", "x", "--offline"], 2, "no ML-100K files"),
+    (["prep", "--raw", "/nonexistent", "--out", "x"], 2, "/nonexistent: no such file or folder; put u.data"),
 ])
 def test_cli_usage_errors(args, code, message, tmp_path):
     proc = l4r(*args, check=False)

@@ -1,10 +1,17 @@
 """Readers that turn a dataset's original files into interaction, item and user records.
 
-Each reader is `read(folder) -> Raw` and lives in its own module; `READERS` names them.
+Each reader is `read(folder, scale=None) -> Raw` and lives in its own module; `READERS` names them.
+`scale` is the [low, high] a rating must lie in (prep passes its SCALES entry). What a reader does
+with bad input is the policy in docs/input-policy.md: clean formats raise DataError(file, line,
+field), BookCrossing's dirty rows are skipped and counted in Raw.skipped / Raw.repaired.
 """
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
+
+from ..errors import DataError
 
 
 @dataclass
@@ -34,14 +41,80 @@ def find(folder, name: str):
     return None
 
 
-def to_int(value: str, path, lineno: int, field: str) -> int:
-    """int(value), or a DataError naming file, line and field."""
-    from ..errors import DataError
+INTEGER = re.compile(r"-?[0-9]+")
+NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+BOM = "\ufeff"
 
+
+def to_int(value: str, path, lineno: int, field: str) -> int:
+    """int(value) of plain digits (an optional minus), or a DataError naming file, line and field."""
+    if not INTEGER.fullmatch(value):
+        raise DataError(f"expected an integer, got {value!r}", str(path), lineno, field)
+    return int(value)
+
+
+def to_number(value: str, path, lineno: int, field: str) -> float:
+    """A finite decimal number written as text ("nan", "inf", "1_0" and "true" are not numbers)."""
+    if not NUMBER.fullmatch(value.strip()):
+        raise DataError(f"expected a number, got {value!r}", str(path), lineno, field)
+    number = float(value)
+    if not math.isfinite(number):
+        raise DataError(f"expected a finite number, got {value!r}", str(path), lineno, field)
+    return number
+
+
+def non_negative_int(value: str, path, lineno: int, field: str) -> int:
+    """A whole number >= 0 such as a timestamp in seconds since 1970 ("874965758" or "874965758.0")."""
+    number = to_number(value, path, lineno, field)
+    if number < 0 or not number.is_integer():
+        raise DataError(f"expected a non-negative integer, got {value!r}", str(path), lineno, field)
+    return int(number)
+
+
+def check_rating(rating: float, scale, path, lineno: int, field: str = "rating") -> float:
+    """`rating` when it lies on the dataset's scale [low, high] (None: any number)."""
+    if scale and not scale[0] <= rating <= scale[1]:
+        raise DataError(f"expected a rating {scale[0]}-{scale[1]}, got {rating:g}", str(path), lineno, field)
+    return rating
+
+
+def first_time(seen: dict, key, what: str, path, lineno: int) -> None:
+    """Note `key` at `lineno`; a clean format never repeats one, so a repeat is a DataError."""
+    if key in seen:
+        raise DataError(f"repeated {what}; first at line {seen[key]}", str(path), lineno)
+    seen[key] = lineno
+
+
+def text_line(raw: bytes, path, lineno: int) -> str:
+    """One line of a latin-1 format: UTF-8 when it is valid UTF-8 (a re-encoded copy), else latin-1;
+    a UTF-8 BOM on line 1 is dropped; NUL bytes mean another encoding (UTF-16) or a binary file."""
+    if b"\x00" in raw:
+        raise DataError("NUL byte: not latin-1 text (a UTF-16 or binary file?)", str(path), lineno)
+    if lineno == 1 and raw.startswith(BOM.encode()):
+        raw = raw[3:]
     try:
-        return int(value)
-    except ValueError:
-        raise DataError(f"expected an integer, got {value!r}", str(path), lineno, field) from None
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def latin1_lines(path):
+    """Yield (lineno, text) of the non-blank lines of a latin-1 file, plain or gzipped."""
+    import gzip
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                raw = raw.rstrip(b"\r\n")
+                if raw.strip():
+                    yield lineno, text_line(raw, path, lineno)
+    except (gzip.BadGzipFile, EOFError) as exc:
+        raise DataError(f"damaged gzip file ({exc})", str(path)) from None
+
+
+def no_rows(path) -> DataError:
+    return DataError("no interactions: the file has no data lines", str(path))
 
 
 def reader(name: str):

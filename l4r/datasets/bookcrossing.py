@@ -15,7 +15,8 @@ Raw.skipped / Raw.repaired (prep reports them in stats.json), never crashed on:
 - a line break inside a field is joined, HTML entities (&amp;) are unescaped, a year of 0 or after
   the dump (2004) and an age outside 5-100 become null.
 Rating 0 is BX's implicit interaction; it is kept here and dropped by prep's default
---min-rating 1 for this dataset. A wrong header raises DataError naming file and line 1.
+--min-rating 1 for this dataset. A wrong header raises DataError naming file and line 1, and so
+does a ratings file with no usable row (naming the ratings file). A UTF-8 BOM is dropped.
 """
 from __future__ import annotations
 
@@ -77,10 +78,17 @@ def text(path: Path) -> str:
         raise DataError(f"damaged gzip file ({exc})", str(path)) from None
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:4096]:
         raise DataError("NUL bytes: not latin-1 text (a UTF-16 or binary file?)", str(path), 1)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def digits(value: str) -> bool:
+    """0-9 only: latin-1 has other characters that str.isdigit() accepts (superscript two)."""
+    return value.isascii() and value.isdigit()
 
 
 def rows(path: Path, name: str):
@@ -130,7 +138,7 @@ def read_books(path: Path, tally: Tally) -> list[dict]:
             tally.skip(name, "empty or repeated ISBN", lineno)
             continue
         seen.add(isbn)
-        year = int(f[3]) if f[3].isdigit() else None
+        year = int(f[3]) if digits(f[3]) else None
         if year is None or not 0 < year <= LAST_YEAR:
             tally.repair(name, f"year not in 1-{LAST_YEAR} set to null", lineno)
             year = None
@@ -144,10 +152,10 @@ def read_books(path: Path, tally: Tally) -> list[dict]:
 def read_users(path: Path, tally: Tally) -> list[dict]:
     name, out = "BX-Users.csv", []
     for lineno, f, width in rows(path, name):
-        if len(f) != width or not f[0].isdigit():
+        if len(f) != width or not digits(f[0]):
             tally.skip(name, "wrong number of fields or user id not a number", lineno)
             continue
-        age = int(f[2]) if f[2].isdigit() else None
+        age = int(f[2]) if digits(f[2]) else None
         if f[2] != "NULL" and (age is None or not 5 <= age <= 100):
             tally.repair(name, "age not in 5-100 set to null", lineno)
             age = None
@@ -155,17 +163,19 @@ def read_users(path: Path, tally: Tally) -> list[dict]:
     return out
 
 
-def read_ratings(path: Path, books: set[str], tally: Tally) -> list[dict]:
+def read_ratings(path: Path, books: set[str], tally: Tally, scale=None) -> list[dict]:
+    """Ratings 0 (implicit) or on `scale` (default 1-10); ISBNs of BX-Books.csv only."""
     name, out, seen = "BX-Book-Ratings.csv", [], set()
+    low, high = scale or (1, 10)
     for lineno, f, width in rows(path, name):
         if len(f) != width:
             tally.skip(name, "wrong number of fields", lineno)
             continue
         user, isbn, rating = f[0], f[1], f[2]
-        if not user.isdigit():
+        if not digits(user):
             tally.skip(name, "user id not a number", lineno)
-        elif not rating.isdigit() or int(rating) > 10:
-            tally.skip(name, "rating not 0-10", lineno)
+        elif not digits(rating) or not (int(rating) == 0 or low <= int(rating) <= high):
+            tally.skip(name, f"rating not 0-{high}", lineno)
         elif isbn not in books:
             tally.skip(name, "ISBN not in BX-Books.csv", lineno)
         elif (user, isbn) in seen:
@@ -176,7 +186,14 @@ def read_ratings(path: Path, books: set[str], tally: Tally) -> list[dict]:
     return out
 
 
-def read(folder) -> Raw:
+def no_ratings(path: Path, tally: Tally) -> DataError:
+    skipped = sum(n for key, n in tally.skipped.items() if key.startswith("BX-Book-Ratings.csv"))
+    if not skipped:
+        return DataError("no ratings: the file has no data lines", str(path))
+    return DataError(f"no usable ratings: all {skipped:,} rows were skipped (reasons above)", str(path))
+
+
+def read(folder, scale=None) -> Raw:
     folder = Path(folder)
     paths = {f: find(folder, f) for f in FILES}
     if not paths["BX-Book-Ratings.csv"] or not paths["BX-Books.csv"]:
@@ -184,6 +201,8 @@ def read(folder) -> Raw:
     tally = Tally()
     items = read_books(paths["BX-Books.csv"], tally)
     users = read_users(paths["BX-Users.csv"], tally) if paths["BX-Users.csv"] else []
-    inter = read_ratings(paths["BX-Book-Ratings.csv"], {it["item"] for it in items}, tally)
+    inter = read_ratings(paths["BX-Book-Ratings.csv"], {it["item"] for it in items}, tally, scale)
     tally.report()
+    if not inter:
+        raise no_ratings(paths["BX-Book-Ratings.csv"], tally)
     return Raw(inter, items, users, dict(tally.skipped), dict(tally.repaired))

@@ -2,15 +2,19 @@
 headers `field:type`. Any dataset published in that format (or one's own) reads here.
 
 Known columns map to l4r fields (user_id, item_id, rating, timestamp; movie_title/title,
-release_year/year, class/genre); every other column lands in `attrs`.
+release_year/year, class/genre); every other column lands in `attrs`. Ids are strings as written.
+The format is clean, so any defect raises DataError naming file, line and field: text that is not
+UTF-8, a wrong field count, a rating that is not a finite number on the scale, a timestamp that is
+not a non-negative integer, a repeated (user, item) pair, item or user. A BOM, CRLF and blank lines
+are fine.
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from ..errors import DataError, UsageError
-from . import Raw
+from ..io import text_lines
+from . import Raw, check_rating, first_time, no_rows, non_negative_int, to_number
 
 TITLE = ("movie_title", "title", "book_title", "name")
 YEAR = ("release_year", "year", "year_of_publication")
@@ -19,60 +23,78 @@ GENRES = ("class", "genre", "genres", "categories")
 
 def _table(path: Path):
     """Yield (lineno, {field: value}) with the `:type` part of headers stripped."""
-    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-        rows = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(rows, None)
-        if not header:
-            raise DataError("empty file: no header", str(path), 1)
-        names = [h.split(":")[0] for h in header]
-        for lineno, row in enumerate(rows, 2):
-            if not row:
-                continue
-            if len(row) != len(names):
-                raise DataError(f"expected {len(names)} tab-separated fields, got {len(row)}", str(path), lineno)
-            yield lineno, dict(zip(names, row))
+    names = None
+    for lineno, line in text_lines(path):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        if names is None:
+            names = [h.split(":")[0] for h in line.split("\t")]
+            continue
+        row = line.split("\t")
+        if len(row) != len(names):
+            raise DataError(f"expected {len(names)} tab-separated fields, got {len(row)}", str(path), lineno)
+        yield lineno, dict(zip(names, row))
+    if names is None:
+        raise DataError("empty file: no header", str(path), 1)
+
+
+def _ids(row: dict, names: tuple, path: Path, lineno: int) -> list[str]:
+    """The values of the id columns `names`, each non-empty."""
+    for n in names:
+        if n not in row:
+            raise DataError(f"needs the {' and '.join(names)} columns", str(path), 1, "header")
+        if row[n] == "":
+            raise DataError("empty", str(path), lineno, n)
+    return [row[n] for n in names]
 
 
 def _pick(row: dict, names) -> str | None:
     return next((row[n] for n in names if n in row and row[n] != ""), None)
 
 
-def read_inter(path: Path) -> list[dict]:
-    out = []
+def read_inter(path: Path, scale=None) -> list[dict]:
+    out, seen = [], {}
     for lineno, row in _table(path):
-        if "user_id" not in row or "item_id" not in row:
-            raise DataError("needs user_id and item_id columns", str(path), lineno, "header")
-        rec = {"user": row["user_id"], "item": row["item_id"], "rating": None, "ts": None}
-        for src, dst in (("rating", "rating"), ("timestamp", "ts")):
-            if row.get(src, "") != "":
-                try:
-                    rec[dst] = float(row[src])
-                except ValueError:
-                    raise DataError(f"expected a number, got {row[src]!r}", str(path), lineno, src) from None
+        user, item = _ids(row, ("user_id", "item_id"), path, lineno)
+        first_time(seen, (user, item), f"(user {user}, item {item})", path, lineno)
+        rec = {"user": user, "item": item, "rating": None, "ts": None}
+        if row.get("rating", "") != "":
+            rec["rating"] = check_rating(to_number(row["rating"], path, lineno, "rating"), scale, path, lineno)
+        if row.get("timestamp", "") != "":
+            rec["ts"] = non_negative_int(row["timestamp"], path, lineno, "timestamp")
         out.append(rec)
+    if not out:
+        raise no_rows(path)
     return out
 
 
 def read_items(path: Path) -> list[dict]:
-    out = []
-    for _, row in _table(path):
-        title = _pick(row, TITLE) or f"item {row['item_id']}"
+    out, seen = [], {}
+    for lineno, row in _table(path):
+        item, = _ids(row, ("item_id",), path, lineno)
+        first_time(seen, item, f"item {item}", path, lineno)
+        title = _pick(row, TITLE) or f"item {item}"
         year = _pick(row, YEAR)
-        year = int(float(year)) if year and year.replace(".", "", 1).isdigit() else None
+        year = non_negative_int(year, path, lineno, "year") if year else None
         if year and not title.endswith(")"):
             title = f"{title} ({year})"
         genres = (_pick(row, GENRES) or "").split()
         attrs = {k: v for k, v in row.items() if k not in ("item_id", *TITLE, *YEAR, *GENRES)}
-        out.append({"item": row["item_id"], "title": title, "year": year, "genres": genres, "attrs": attrs})
+        out.append({"item": item, "title": title, "year": year, "genres": genres, "attrs": attrs})
     return out
 
 
 def read_users(path: Path) -> list[dict]:
-    return [{"user": row["user_id"], "attrs": {k: v for k, v in row.items() if k != "user_id"}}
-            for _, row in _table(path)]
+    out, seen = [], {}
+    for lineno, row in _table(path):
+        user, = _ids(row, ("user_id",), path, lineno)
+        first_time(seen, user, f"user {user}", path, lineno)
+        out.append({"user": user, "attrs": {k: v for k, v in row.items() if k != "user_id"}})
+    return out
 
 
-def read(folder) -> Raw:
+def read(folder, scale=None) -> Raw:
     folder = Path(folder)
     inter = sorted(folder.glob("*.inter"))
     if not inter:
@@ -80,4 +102,4 @@ def read(folder) -> Raw:
     stem = inter[0].with_suffix("")
     items = read_items(stem.with_suffix(".item")) if stem.with_suffix(".item").exists() else []
     users = read_users(stem.with_suffix(".user")) if stem.with_suffix(".user").exists() else []
-    return Raw(read_inter(inter[0]), items, users)
+    return Raw(read_inter(inter[0], scale), items, users)

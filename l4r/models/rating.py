@@ -36,7 +36,7 @@ from torch import nn
 
 from .. import data as datamod
 from ..errors import DataError, UsageError
-from ..io import atomic_path, log, read_jsonl, write_jsonl
+from ..io import atomic_path, log, read_jsonl, save_torch, write_jsonl
 
 MISSING = {"", "unknown", "n/a", "na", "none", "null", "nan", "-", "?", "not available"}
 AGE_EDGES = [18, 25, 35, 45, 50, 56]                      # MovieLens-1M age groups
@@ -482,9 +482,8 @@ def run(model_name: str, data_dir, out, seed: int = 0, hp: dict | None = None, a
                     for r, p in zip(recs, pred)]
     write_jsonl(out / "predictions.jsonl", records)
     write_jsonl(out / "embeddings.jsonl", embedding_records(model, enc, ds))
-    with atomic_path(out / "model.pt") as tmp:
-        torch.save({"model": model_name, "hp": params, "state": model.state_dict(), "encoder": enc.to_dict(),
-                    "range": [lo, hi]}, tmp)
+    save_torch({"model": model_name, "hp": params, "state": model.state_dict(), "encoder": enc.to_dict(),
+                "range": [lo, hi]}, out / "model.pt")
     meta = {"model": model_name, "family": "rating", "hp": params, "seed": seed, "fields": [f["name"] for f in
             enc.fields], "attributes": str(attrs) if attrs else None, "rating_range": [lo, hi],
             "valid_rmse": scores["valid"][0], "valid_mae": scores["valid"][1], "test_rmse": scores["test"][0],

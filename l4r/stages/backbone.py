@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import data as datamod
 from ..errors import UsageError
-from ..io import atomic_path, log, read_jsonl, write_jsonl
+from ..io import atomic_path, log, read_jsonl, save_torch, write_jsonl
 from ..models import family, load_class
 
 SPLITS = ("train", "valid", "test")
@@ -143,8 +143,7 @@ def run(model_name: str, data_dir: Path, out: Path, k: int = 10, seed: int = 0, 
     vectors = topk.user_vectors(test_model, test_data, "test", max_len)
     write_jsonl(out / "embeddings.jsonl", ({"user": u, "vector": vectors[i].round(6).tolist()}
                                            for i, u in enumerate(ds.user_ids)))
-    with atomic_path(out / "model.pt") as tmp:
-        torch.save(test_model.state_dict(), tmp)
+    save_torch(test_model.state_dict(), out / "model.pt")
     meta = {"model": model_name, "hp": params, "seed": seed, "k": k, "extra_triples": len(triples),
             "augmented_sequences": bool(seqs), "train_seconds": round(seconds, 2), "valid10": metrics["valid"],
             **train_info}

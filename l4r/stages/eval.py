@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import metrics as M
 from ..data import SPLITS, natural
 from ..errors import DataError, UsageError
-from ..io import atomic_path, log, open_text, parse_line, read_jsonl, write_jsonl
+from ..io import atomic_path, log, parse_line, read_jsonl, text_lines, write_jsonl
 from ..schema import check
 
 
@@ -43,14 +43,13 @@ def held_out(data: Path, split: str) -> dict[str, dict]:
         raise UsageError(f"{data}: not a prepared dataset folder (run `l4r prep --out {data}` first)")
     path = Path(data) / f"{split}.jsonl"
     out: dict[str, dict] = {}
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            r = check(parse_line(line, str(path), lineno), "interaction", str(path), lineno)
-            if split != "train" and r["user"] in out:
-                raise DataError("a second held-out interaction for this user", str(path), lineno, "user")
-            out[r["user"]] = r
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        r = check(parse_line(line, str(path), lineno), "interaction", str(path), lineno)
+        if split != "train" and r["user"] in out:
+            raise DataError("a second held-out interaction for this user", str(path), lineno, "user")
+        out[r["user"]] = r
     return out
 
 
@@ -58,13 +57,12 @@ def train_counts(data: Path) -> dict[str, int]:
     """N(u): training interactions per user (reads only the user field, for speed)."""
     path = Path(data) / "train.jsonl"
     counts: dict[str, int] = {}
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                user = parse_line(line, str(path), lineno).get("user")
-                if not isinstance(user, str):
-                    raise DataError("missing or not a string", str(path), lineno, "user")
-                counts[user] = counts.get(user, 0) + 1
+    for lineno, line in text_lines(path):
+        if line.strip():
+            user = parse_line(line, str(path), lineno).get("user")
+            if not isinstance(user, str):
+                raise DataError("missing or not a string", str(path), lineno, "user")
+            counts[user] = counts.get(user, 0) + 1
     return counts
 
 
@@ -74,28 +72,27 @@ def read_predictions(path, split: str) -> tuple[dict, dict, int]:
     ranked: dict[str, list[str]] = {}
     rated: dict[tuple[str, str], float] = {}
     other = 0
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            rec = check(parse_line(line, name, lineno), "prediction", name, lineno)
-            if rec.get("split") not in (None, split):
-                other += 1
-                continue
-            user = rec["user"]
-            if rec.get("items") is not None:
-                if any(not isinstance(i, str) for i in rec["items"]):
-                    raise DataError("every ranked id must be a string", name, lineno, "items")
-                if user in ranked:
-                    raise DataError(f"a second ranked list for user {user}", name, lineno, "user")
-                ranked[user] = rec["items"]
-            elif rec.get("item") is not None and rec.get("rating") is not None:
-                if (user, rec["item"]) in rated:
-                    raise DataError(f"a second rating for user {user}, item {rec['item']}", name, lineno, "item")
-                rated[(user, rec["item"])] = float(rec["rating"])
-            else:
-                raise DataError("missing (a top-k prediction needs items; a rating prediction needs item and "
-                                "rating)", name, lineno, "items")
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        rec = check(parse_line(line, name, lineno), "prediction", name, lineno)
+        if rec.get("split") not in (None, split):
+            other += 1
+            continue
+        user = rec["user"]
+        if rec.get("items") is not None:
+            if any(not isinstance(i, str) for i in rec["items"]):
+                raise DataError("every ranked id must be a string", name, lineno, "items")
+            if user in ranked:
+                raise DataError(f"a second ranked list for user {user}", name, lineno, "user")
+            ranked[user] = rec["items"]
+        elif rec.get("item") is not None and rec.get("rating") is not None:
+            if (user, rec["item"]) in rated:
+                raise DataError(f"a second rating for user {user}, item {rec['item']}", name, lineno, "item")
+            rated[(user, rec["item"])] = float(rec["rating"])
+        else:
+            raise DataError("missing (a top-k prediction needs items; a rating prediction needs item and "
+                            "rating)", name, lineno, "items")
     return ranked, rated, other
 
 
@@ -240,18 +237,17 @@ def per_user_values(path: Path, metric: str) -> dict[str, float]:
     key = {"MAE": "AE", "RMSE": "SE"}.get(metric, metric)
     out = {}
     name = str(path)
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            rec = parse_line(line, name, lineno)
-            if not isinstance(rec.get("user"), str):
-                raise DataError("missing or not a string (is this a --per-user file?)", name, lineno, "user")
-            value = rec.get(key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise DataError(f"missing or not a number (per-user metrics here: "
-                                f"{', '.join(k for k in rec if '@' in k or k in ('AE', 'SE'))})", name, lineno, key)
-            out[rec["user"]] = float(value)
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        rec = parse_line(line, name, lineno)
+        if not isinstance(rec.get("user"), str):
+            raise DataError("missing or not a string (is this a --per-user file?)", name, lineno, "user")
+        value = rec.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DataError(f"missing or not a number (per-user metrics here: "
+                            f"{', '.join(k for k in rec if '@' in k or k in ('AE', 'SE'))})", name, lineno, key)
+        out[rec["user"]] = float(value)
     return out
 
 
