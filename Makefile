@@ -25,6 +25,11 @@ AUG_USERS   ?= 200
 AUG_ITEMS   ?= 300
 LLM_BATCH   ?= 16
 MODE        ?= listwise
+# how the LLM answers a candidate list: labels (ranked by its label probabilities, one forward pass)
+# or titles (the paper's generated titles, matched back); PERMUTATIONS averages cyclic shifts (labels)
+ANSWER      ?= labels
+PERMUTATIONS ?= 1
+UTILITY     ?= position
 ALPHA1      ?= 0.5
 ALPHA2      ?= 0.1
 BACKBONE_ARGS ?=
@@ -90,7 +95,6 @@ else
   AUG_OUT    := $(B)/aug/candidates.jsonl
   AUG_LLM    := $(B)/llm-l4r
   AUG_DEP    := $(B)/llm-l4r/train_meta.json
-  INS_IFT    := --candidates $(B)/base/candidates.jsonl --tasks listwise,pointwise
   PROMPT_IFT := --candidates $(B)/base/candidates.jsonl --tasks $(MODES) --reachable-only
   PROMPT_L4R := --candidates $(B)/aug/candidates.jsonl --tasks $(MODES) --reachable-only
   AGG_IFT    := --candidates $(B)/base/candidates.jsonl --scheme llm
@@ -104,20 +108,22 @@ else
   AUG_FILE   := $(B)/sequences.jsonl
   AUG_FLAG   := --sequences
   INS_L4R    := --candidates $(B)/base/candidates.jsonl --tasks listwise,pointwise,sequential
+  INS_IFT    := $(INS_L4R)
  else
   AUG_FILE   := $(B)/triples.jsonl
   AUG_FLAG   := --extra
   INS_L4R    := --candidates $(B)/base/candidates.jsonl --tasks listwise,pointwise,pairwise
+  INS_IFT    := $(INS_L4R)
  endif
 endif
 
 # 3. instruction data: plain (IFT) and with prompt augmentation (Llama4Rec)
 $(B)/instructions-ift.jsonl: $(BASE_OUT)
 	$(T) instruct-ift -- $(L4R) instruct --data $(O)/data $(INS_IFT) --no-augment \
-	  --per-task $(INSTRUCTIONS) --seed $(SEED) -o $@
+	  --per-task $(INSTRUCTIONS) --answer $(ANSWER) --seed $(SEED) -o $@
 $(B)/instructions-l4r.jsonl: $(BASE_OUT)
 	$(T) instruct-l4r -- $(L4R) instruct --data $(O)/data $(INS_L4R) --embeddings $(B)/base/embeddings.jsonl \
-	  --per-task $(INSTRUCTIONS) --seed $(SEED) -o $@
+	  --per-task $(INSTRUCTIONS) --answer $(ANSWER) --seed $(SEED) -o $@
 
 # 4. instruction tuning (DeepSpeed ZeRO-3)
 $(B)/llm-%/train_meta.json: $(B)/instructions-%.jsonl
@@ -127,7 +133,7 @@ $(B)/llm-%/train_meta.json: $(B)/instructions-%.jsonl
 ifneq ($(if $(PREV),$(TASK)),direct)   # (a later direct round adds its triples to the earlier ones)
 $(AUG_FILE): $(AUG_DEP)
 	$(T) augment -- $(L4R) augment --task $(TASK) --data $(O)/data --model $(AUG_LLM) --backend $(BACKEND) \
-	  --users $(AUG_USERS) --items $(AUG_ITEMS) --seed $(SEED) --batch-size $(LLM_BATCH) -o $@
+	  --users $(AUG_USERS) --items $(AUG_ITEMS) --answer $(ANSWER) --seed $(SEED) --batch-size $(LLM_BATCH) -o $@
 endif
 $(AUG_OUT): $(AUG_FILE)
 	$(T) backbone-aug -- $(L4R) backbone --model $(BACKBONE) --data $(O)/data --out $(B)/aug --k $(K) \
@@ -141,17 +147,18 @@ ifeq ($(SELECT),1)
   DEP_L4R  := $(B)/selected-l4r.args
 else
   ARGS_IFT := --mode $(MODE)
-  ARGS_L4R := --mode $(MODE) --alpha1 $(ALPHA1) --alpha2 $(ALPHA2)
+  ARGS_L4R := --mode $(MODE) --utility $(UTILITY) --alpha1 $(ALPHA1) --alpha2 $(ALPHA2)
 endif
 
 # 6. prompts (IFT: plain; Llama4Rec: similar user + the augmented backbone's prediction) and inference
 $(B)/prompts-ift.jsonl: $(BASE_OUT)
-	$(T) prompt-ift -- $(L4R) prompt --data $(O)/data $(PROMPT_IFT) --no-augment --split $(SPLITS) --seed $(SEED) -o $@
+	$(T) prompt-ift -- $(L4R) prompt --data $(O)/data $(PROMPT_IFT) --no-augment --split $(SPLITS) --answer $(ANSWER) --seed $(SEED) -o $@
 $(B)/prompts-l4r.jsonl: $(AUG_OUT)
 	$(T) prompt-l4r -- $(L4R) prompt --data $(O)/data $(PROMPT_L4R) --embeddings $(B)/aug/embeddings.jsonl \
-	  --split $(SPLITS) --seed $(SEED) -o $@
+	  --split $(SPLITS) --answer $(ANSWER) --seed $(SEED) -o $@
 $(B)/completions-%.jsonl: $(B)/prompts-%.jsonl $(B)/llm-%/train_meta.json
-	$(T) llm-$* -- $(L4R) llm $< --model $(B)/llm-$* --backend $(BACKEND) --batch-size $(LLM_BATCH) -o $@
+	$(T) llm-$* -- $(L4R) llm $< --model $(B)/llm-$* --backend $(BACKEND) --batch-size $(LLM_BATCH) \
+	  --permutations $(PERMUTATIONS) -o $@
 
 # 7. aggregation: Base (backbone alone), IFT (the LLM alone), Llama4Rec (adaptive, Eq. 5-7)
 $(B)/pred-base.jsonl: $(BASE_OUT)

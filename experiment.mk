@@ -97,13 +97,15 @@ else
   AGG_NODA    := --candidates $(B)/base/candidates.jsonl
 endif
 $(B)/prompts-noda.jsonl: $(BASE_OUT)
-	$(T) prompt-noda -- $(L4R) prompt --data $(O)/data $(PROMPT_NODA) --split test --seed $(SEED) -o $@
+	$(T) prompt-noda -- $(L4R) prompt --data $(O)/data $(PROMPT_NODA) --split test --answer $(ANSWER) --seed $(SEED) -o $@
 $(B)/prompts-nopa.jsonl: $(AUG_OUT)
-	$(T) prompt-nopa -- $(L4R) prompt --data $(O)/data $(PROMPT_NOPA) --split test --seed $(SEED) -o $@
+	$(T) prompt-nopa -- $(L4R) prompt --data $(O)/data $(PROMPT_NOPA) --split test --answer $(ANSWER) --seed $(SEED) -o $@
 $(B)/completions-noda.jsonl: $(B)/prompts-noda.jsonl $(B)/llm-l4r/train_meta.json
-	$(T) llm-noda -- $(L4R) llm $< --model $(B)/llm-l4r --backend $(BACKEND) --batch-size $(LLM_BATCH) -o $@
+	$(T) llm-noda -- $(L4R) llm $< --model $(B)/llm-l4r --backend $(BACKEND) --batch-size $(LLM_BATCH) \
+	  --permutations $(PERMUTATIONS) -o $@
 $(B)/completions-nopa.jsonl: $(B)/prompts-nopa.jsonl $(B)/llm-ift/train_meta.json
-	$(T) llm-nopa -- $(L4R) llm $< --model $(B)/llm-ift --backend $(BACKEND) --batch-size $(LLM_BATCH) -o $@
+	$(T) llm-nopa -- $(L4R) llm $< --model $(B)/llm-ift --backend $(BACKEND) --batch-size $(LLM_BATCH) \
+	  --permutations $(PERMUTATIONS) -o $@
 $(B)/pred-noda.jsonl: $(B)/completions-noda.jsonl $(DEP_L4R)
 	$(L4R) aggregate $< --data $(O)/data $(AGG_NODA) $(ARGS_L4R) -o $@
 $(B)/pred-nopa.jsonl: $(B)/completions-nopa.jsonl $(DEP_L4R)
@@ -131,6 +133,6 @@ $(AUG_FILE): $(B)/new-triples.jsonl
 	cat $(O)/$(PREV)/triples.jsonl $< > $@.tmp && mv $@.tmp $@
 $(B)/new-triples.jsonl: $(AUG_DEP)
 	$(T) augment -- $(L4R) augment --task $(TASK) --data $(O)/data --model $(AUG_LLM) --backend $(BACKEND) \
-	  --users $(AUG_USERS) --items $(AUG_ITEMS) --seed $(SEED) --batch-size $(LLM_BATCH) -o $@
+	  --users $(AUG_USERS) --items $(AUG_ITEMS) --answer $(ANSWER) --seed $(SEED) --batch-size $(LLM_BATCH) -o $@
  endif
 endif

@@ -16,6 +16,18 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 
 DATA = typer.Option(Path("out/ml-100k/data"), "--data", "-d", help="prepared dataset folder (from `l4r prep`)")
 
+ANSWER = typer.Option("labels", help="labels: candidates shown as `A. title`, the LLM ranks by its label "
+                      "probabilities (one forward pass); titles: the paper's generated titles, matched back")
+
+
+def _answer(value: str) -> str:
+    from .errors import UsageError
+    from .prompts import ANSWERS
+
+    if value not in ANSWERS:
+        raise UsageError(f"--answer must be one of {', '.join(ANSWERS)}, got {value!r}")
+    return value
+
 
 @app.callback()
 def _root(local_rank: int = typer.Option(-1, "--local_rank", hidden=True,
@@ -128,6 +140,7 @@ def instruct(data: Path = DATA,
              per_task: int = typer.Option(5000, help="sample at most N instructions per task (0: all)"),
              augment: bool = typer.Option(True, "--augment/--no-augment", help="prompt augmentation (off: IFT)"),
              history: int = typer.Option(10, help="most recent history items shown"),
+             answer: str = ANSWER,
              seed: int = typer.Option(0),
              out: str = typer.Option("-", "--out", "-o", help="output JSONL (- for stdout)")):
     """Build instruction-tuning data (instruction records) from the training split only."""
@@ -140,7 +153,7 @@ def instruct(data: Path = DATA,
     if bad:
         raise UsageError(f"--tasks: unknown task(s) {', '.join(bad)}; known: {', '.join(stage.TASKS)}")
     write_jsonl(out, stage.run(data, candidates, embeddings, chosen, per_task, seed, augment, rating_predictions,
-                               history))
+                               history, answer=_answer(answer)))
 
 
 def _shard(value: Optional[str]):
@@ -170,6 +183,7 @@ def prompt(data: Path = DATA,
                                                "(identical metrics, less LLM work)"),
            history: int = typer.Option(10, help="most recent history items shown"),
            shard: Optional[str] = typer.Option(None, help="K/N: keep only shard K of N (by user)"),
+           answer: str = ANSWER,
            seed: int = typer.Option(0),
            out: str = typer.Option("-", "--out", "-o", help="output JSONL (- for stdout)")):
     """Build test-time prompts (prompt records) with similar-user and backbone-prediction augmentation."""
@@ -180,7 +194,7 @@ def prompt(data: Path = DATA,
     if not split or any(s not in ("valid", "test") for s in split.split(",")):
         raise UsageError(f"--split must be valid, test or valid,test; got {split!r}")
     write_jsonl(out, stage.run(data, candidates, embeddings, split, _csv(tasks), augment, reachable_only, seed,
-                               history, rating_predictions, _shard(shard)))
+                               history, rating_predictions, _shard(shard), _answer(answer)))
 
 
 @app.command(epilog="Example: l4r finetune instructions.jsonl --model smollm2 --out out/ml-100k/llm --epochs 3")
@@ -223,6 +237,10 @@ def llm(prompts: str = typer.Argument("-", help="prompt records (- for stdin)"),
         backend: str = typer.Option("hf", help="hf (transformers), vllm (GPU), openai (any compatible endpoint)"),
         out: str = typer.Option("-", "--out", "-o", help="completion records (a file enables resume)"),
         batch_size: int = typer.Option(16, help="prompts per batch"),
+        answer: str = typer.Option("auto", help="auto: as each prompt asks; labels: rank by the label "
+                                   "probabilities (listwise, pairwise, sequential); titles: generate and parse"),
+        permutations: int = typer.Option(1, help="labels, listwise/sequential: average N cyclic shifts of the "
+                                         "candidate order (pairwise always scores both orders)"),
         max_new_tokens: int = typer.Option(0, help="0: per task (listwise 160, pairwise 32, ...)"),
         resume: bool = typer.Option(True, "--resume/--restart", help="skip ids already answered in OUT.partial"),
         dry_run: bool = typer.Option(False, help="print the request count and token estimate, call nothing"),
@@ -248,7 +266,14 @@ def llm(prompts: str = typer.Argument("-", help="prompt records (- for stdin)"),
                "openai": {"base_url": base_url, "api_key_env": api_key_env, "concurrency": concurrency,
                           "timeout": timeout, "max_retries": max_retries, "cost_per_1k_prompt": cost_prompt,
                           "cost_per_1k_completion": cost_completion}}.get(backend, {})
-    stage.run(prompts, out, backend, model, batch_size, max_new_tokens, resume, dry_run, options, _shard(shard))
+    from .errors import UsageError
+
+    if answer not in ("auto", "labels", "titles"):
+        raise UsageError(f"--answer must be auto, labels or titles, got {answer!r}")
+    if permutations < 1:
+        raise UsageError("--permutations must be >= 1")
+    stage.run(prompts, out, backend, model, batch_size, max_new_tokens, resume, dry_run, options, _shard(shard),
+              answer=answer, permutations=permutations)
 
 
 @app.command(epilog="Example: l4r llm prompts.jsonl | l4r aggregate --data out/ml-100k/data "
@@ -265,6 +290,8 @@ def aggregate(completions: str = typer.Argument("-", help="completion records (-
               scheme: str = typer.Option("adaptive", help="adaptive, uniform (ablation), llm (IFT), rec (backbone)"),
               uniform: bool = typer.Option(False, "--uniform", help="same as --scheme uniform"),
               c: float = typer.Option(1.0, "--C", help="utility step C"),
+              utility: str = typer.Option("position", help="top-k U_LLM: position (paper: -p*C for LLM position p) "
+                                          "or score (the LLM's own: log p of label ranking, expected rating)"),
               use: str = typer.Option("expected", help="rating: expected (probability-weighted) or rating (greedy)"),
               out: str = typer.Option("-", "--out", "-o", help="prediction records (- for stdout)")):
     """Adaptive aggregation of LLM and backbone answers (Eq. 5-7); writes prediction records."""
@@ -274,7 +301,8 @@ def aggregate(completions: str = typer.Argument("-", help="completion records (-
 
     scheme = "uniform" if uniform else scheme
     checks = {"task": (task, ("topk", "rating")), "mode": (mode, ("listwise", "pointwise")),
-              "scheme": (scheme, ("adaptive", "uniform", "llm", "rec")), "use": (use, ("expected", "rating"))}
+              "scheme": (scheme, ("adaptive", "uniform", "llm", "rec")), "use": (use, ("expected", "rating")),
+              "utility": (utility, ("position", "score"))}
     for flag, (value, allowed) in checks.items():
         if value not in allowed:
             raise UsageError(f"--{flag} must be one of {', '.join(allowed)}, got {value!r}")
@@ -283,7 +311,7 @@ def aggregate(completions: str = typer.Argument("-", help="completion records (-
     if task == "topk" and candidates is None or task == "rating" and predictions is None:
         raise UsageError("--candidates is needed for top-k, --predictions for rating")
     write_jsonl(out, stage.run(completions or None, data, split, task, mode, candidates, predictions, alpha1, alpha2,
-                               scheme, c, use))
+                               scheme, c, use, utility))
 
 
 @app.command(epilog="Example: l4r augment --task direct --data out/ml-100k/data --model out/ml-100k/llm --users 300 "
@@ -301,6 +329,7 @@ def augment(task: str = typer.Option("direct", help="direct (triples), sequentia
             emit_prompts: bool = typer.Option(False, help="only write the prompt records (run them elsewhere)"),
             completions: Optional[Path] = typer.Option(None, help="completion records made elsewhere"),
             base_url: Optional[str] = typer.Option(None, help="openai: endpoint base URL"),
+            answer: str = ANSWER,
             out: str = typer.Option(..., "--out", "-o", help="triple / sequence / attribute records")):
     """LLM data augmentation: triple (direct), sequence (sequential) or attribute (rating) records."""
     from .errors import UsageError
@@ -309,7 +338,7 @@ def augment(task: str = typer.Option("direct", help="direct (triples), sequentia
     if task not in ("direct", "sequential", "rating"):
         raise UsageError(f"--task must be direct, sequential or rating, got {task!r}")
     stage.run(task, data, out, model, backend, users, pairs, options, seed, batch_size, emit_prompts, completions,
-              {"base_url": base_url} if backend == "openai" else {}, items=items)
+              {"base_url": base_url} if backend == "openai" else {}, items=items, answer=_answer(answer))
 
 
 @app.command("eval", epilog="Example: l4r aggregate --data out/ml-100k/data --candidates out/ml-100k/mf/candidates.jsonl "

@@ -36,6 +36,12 @@ class Dataset:
         self.iidx = {it: i for i, it in enumerate(self.item_ids)}
 
     @property
+    def scale(self) -> tuple[float, float]:
+        """The rating scale prep recorded (1-5 when it recorded none)."""
+        lo_hi = self.stats.get("rating_scale") or [1, 5]
+        return lo_hi[0], lo_hi[1]
+
+    @property
     def n_users(self) -> int:
         return len(self.user_ids)
 
@@ -92,3 +98,53 @@ def load(folder) -> Dataset:
         items.setdefault(r["item"], {"item": r["item"], "title": f"item {r['item']}"})
     stats = json.loads((d / "stats.json").read_text()) if (d / "stats.json").exists() else {}
     return Dataset(items, users, train, valid, test, stats)
+
+
+# --- shared loaders of other stages' outputs, and helpers of the instruction / augmentation stages ----
+
+def load_candidates(path, split: str, ds: Dataset | None = None) -> dict[str, list[str]]:
+    """user -> the backbone's ranked items for `split`; with `ds`, every item must be in the catalogue."""
+    from .errors import DataError
+    from .io import _name
+
+    out = {}
+    for lineno, rec in read_jsonl(path, "candidates", with_lines=True):
+        if rec["split"] != split:
+            continue
+        if ds is not None:
+            for item in rec["items"]:
+                if item not in ds.items:
+                    raise DataError(f"item {item!r} is not in the dataset's catalogue", _name(path), lineno, "items")
+        out[rec["user"]] = rec["items"]
+    return out
+
+
+def load_rating_predictions(path, split: str) -> dict[tuple[str, str], float]:
+    return {(r["user"], r["item"]): r["rating"] for r in read_jsonl(path, "prediction")
+            if r.get("split", split) == split and r.get("item") is not None}
+
+
+def held_out(ds: Dataset, user: str) -> set[str]:
+    """The user's validation and test items: never an instruction target, candidate or augmentation."""
+    return {r["item"] for r in (ds.valid.get(user), ds.test.get(user)) if r}
+
+
+def unseen(ds: Dataset, user: str, rng, n: int, exclude=()) -> list[str]:
+    """n random items the user never interacted with (in any split)."""
+    seen = {r["item"] for r in ds.train.get(user, [])} | held_out(ds, user) | set(exclude)
+    out = []
+    while len(out) < n and len(seen) + len(out) < ds.n_items:
+        item = ds.item_ids[rng.randrange(ds.n_items)]
+        if item not in seen and item not in out:
+            out.append(item)
+    return out
+
+
+def shard_of(key: str, shard: tuple[int, int] | None) -> bool:
+    """Deterministic split of work: crc32(key) mod N == K."""
+    if not shard:
+        return True
+    import zlib
+
+    k, n = shard
+    return zlib.crc32(key.encode()) % n == k

@@ -71,8 +71,9 @@ def parse_line(line: str | bytes, file: str, lineno: int) -> dict:
     return rec
 
 
-def read_jsonl(path, kind: str | None = None) -> Iterator[dict]:
-    """Yield the records of a JSONL file; check each against schema `kind` when given."""
+def read_jsonl(path, kind: str | None = None, with_lines: bool = False) -> Iterator:
+    """Yield the records of a JSONL file (as (line number, record) with `with_lines`); check each
+    against schema `kind` when given."""
     from .schema import check
 
     name = _name(path)
@@ -82,7 +83,7 @@ def read_jsonl(path, kind: str | None = None) -> Iterator[dict]:
         rec = parse_line(line, name, lineno)
         if kind:
             check(rec, kind, name, lineno)
-        yield rec
+        yield (lineno, rec) if with_lines else rec
 
 
 def dumps(rec: dict) -> bytes:

@@ -44,14 +44,22 @@ class TitleMatcher:
         return self.loose[close[0]] if close else None
 
 
-def parse_ranking(text: str, candidates: list[tuple[str, str]]) -> tuple[list[str], dict]:
-    """Ranked item ids from a list answer, with counts of hallucinated and duplicate entries."""
+LABEL = re.compile(r"^\s*([A-Za-z]{1,2})\s*(?:[.):]|$)")
+
+
+def parse_ranking(text: str, candidates: list[tuple[str, str]], labels: list[str] | None = None
+                  ) -> tuple[list[str], dict]:
+    """Ranked item ids from a list answer (labels like `C` / `C. title`, or titles), with counts of
+    hallucinated and duplicate entries."""
     matcher = TitleMatcher(candidates)
+    by_label = dict(zip(labels or [], (c[0] for c in candidates)))
     items, stats = [], {"hallucinated": 0, "duplicates": 0}
     for part in SEP.split(text):
         if not part.strip():
             continue
-        item = matcher.match(part)
+        m = LABEL.match(part) if by_label else None
+        item = by_label.get(m.group(1)) if m else None
+        item = item or matcher.match(part)
         if item is None:
             stats["hallucinated"] += 1
         elif item in items:
@@ -61,9 +69,9 @@ def parse_ranking(text: str, candidates: list[tuple[str, str]]) -> tuple[list[st
     return items, stats
 
 
-def parse_choice(text: str, candidates: list[tuple[str, str]]) -> str | None:
+def parse_choice(text: str, candidates: list[tuple[str, str]], labels: list[str] | None = None) -> str | None:
     """The one candidate an answer names (first line / first list entry that matches)."""
-    items, _ = parse_ranking(text, candidates)
+    items, _ = parse_ranking(text, candidates, labels)
     if items:
         return items[0]
     low = norm(text)

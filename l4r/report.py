@@ -63,6 +63,23 @@ def table(dataset: str, backbone: str, d: Path) -> list[str]:
     return lines
 
 
+def llm_notes(d: Path) -> list[str]:
+    """How each LLM row was answered (labels scored, titles generated), from the llm stats files."""
+    import json
+
+    lines = []
+    for key, name in METHODS[1:]:
+        stats = d / f"completions-{key}.jsonl.stats.json"
+        if stats.exists():
+            s = json.loads(stats.read_text())
+            ways = ", ".join(f"{n} {w}" for w, n in sorted((s.get("answer") or {}).items())) or "generated"
+            lines.append(f"- {name}: {s['prompts']} prompts answered by {ways} ({s['seconds']:.0f} s; "
+                         f"{s.get('hallucinated', 0)} hallucinated, {s.get('duplicates', 0)} duplicate items; "
+                         f"status {s['status']})")
+    return ["", "LLM answers (labels: ranked by the label probabilities; generate: titles written and matched "
+            "back; scale: ratings scored):"] + lines if lines else []
+
+
 def timings(path: Path) -> list[str]:
     if not path.exists():
         return []
@@ -80,6 +97,7 @@ def main(argv=None) -> None:
     ap.add_argument("--timings", type=Path, default=None)
     a = ap.parse_args(argv)
     out = [f"## {a.backbone} on {a.dataset} (test split, all users)", ""] + table(a.dataset, a.backbone, a.dir)
+    out += llm_notes(a.dir)
     if a.timings:
         out += timings(a.timings)
     print("\n".join(out))

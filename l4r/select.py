@@ -7,9 +7,10 @@ setting is kept beside it so a reader sees what the paper's protocol would have 
 
 Reads: completion records (from `l4r llm`, with prompts of the valid and test splits), the backbone's
 candidates (top-k) or rating predictions (rating), and the prepared dataset.
-Writes: --grid: one record per (split, mode, alpha1, alpha2) with its metrics;
---selected: {criterion, higher_is_better, mode, alpha1, alpha2, valid, test, best_on_test};
---args: the selected setting as `l4r aggregate` flags (`--mode listwise --alpha1 0.5 --alpha2 0.1`).
+Writes: --grid: one record per (split, mode, utility, alpha1, alpha2) with its metrics (utility:
+the paper's position utility, and the LLM's own score where its completions carry probabilities);
+--selected: {criterion, higher_is_better, mode, utility, alpha1, alpha2, valid, test, best_on_test};
+--args: the selected setting as `l4r aggregate` flags (`--mode listwise --utility score --alpha1 0.5 --alpha2 0.1`).
 
     python -m l4r.select completions.jsonl --data out/ml-100k/data --candidates cands.jsonl \\
         --modes listwise,pointwise --grid grid.jsonl --selected selected.json --args selected.args
@@ -31,18 +32,28 @@ TOPK_NAMES = ["HR@3", "NDCG@3", "HR@5", "NDCG@5"]
 RATING_NAMES = ["RMSE", "MAE"]
 
 
-def settings(modes: list[str], grid: list[float], scheme: str):
-    """(mode, alpha1, alpha2) to try; the llm scheme has no alphas, only the mode."""
+def utilities(completions, mode: str) -> list[str]:
+    """U_LLM forms the completions allow: position always; score where the LLM gave probabilities."""
+    if mode == "rating":
+        return ["position"]
+    has = [bool(c.get("probs")) or c.get("expected") is not None for c in completions
+           if c["task"] == mode and c["status"] == "ok"]
+    return ["position", "score"] if has and all(has) else ["position"]
+
+
+def settings(modes: list[str], grid: list[float], scheme: str, completions):
+    """(mode, utility, alpha1, alpha2) to try; the llm scheme has no alphas (and U_LLM's form does not
+    matter there: alpha 1 sorts by it either way), only the mode."""
     if scheme == "llm":
-        return [(m, 1.0, 0.0) for m in modes]
-    return [(m, a1, a2) for m in modes for a1 in grid for a2 in grid]
+        return [(m, "position", 1.0, 0.0) for m in modes]
+    return [(m, u, a1, a2) for m in modes for u in utilities(completions, m) for a1 in grid for a2 in grid]
 
 
 def quiet(*_) -> None:
     """Aggregation's per-call summary, silenced: the grid calls it 100 times."""
 
 
-def score(ds, targets, completions, split, task, mode, a1, a2, scheme, candidates, predictions) -> dict:
+def score(ds, targets, completions, split, task, mode, utility, a1, a2, scheme, candidates, predictions) -> dict:
     """Metrics of one setting on one split, as `l4r aggregate | l4r eval` would report them (overall)."""
     if task == "rating":
         preds = agg.run_rating(ds, completions, predictions, split, a1, a2, scheme, "expected", say=quiet)
@@ -50,7 +61,7 @@ def score(ds, targets, completions, split, task, mode, a1, a2, scheme, candidate
         rows = ev.rating_rows(targets, rated, str(predictions))
         names = RATING_NAMES
     else:
-        preds = agg.run_topk(ds, completions, candidates, split, mode, a1, a2, scheme, 1.0, say=quiet)
+        preds = agg.run_topk(ds, completions, candidates, split, mode, a1, a2, scheme, 1.0, say=quiet, utility=utility)
         rows = ev.topk_rows(targets, {p["user"]: p["items"] for p in preds}, [3, 5])
         names = TOPK_NAMES
     return {r["metric"]: r["value"] for r in ev.summarise(rows, names, None)}
@@ -75,25 +86,26 @@ def run(completions_path, data_dir: Path, task: str, modes: list[str], candidate
     records = []
     for split in ("valid", "test"):
         targets = ev.held_out(data_dir, split)
-        for mode, a1, a2 in settings(modes, grid, scheme):
-            metrics = score(ds, targets, completions, split, task, mode, a1, a2, scheme, candidates, predictions)
-            records.append({"split": split, "mode": mode, "alpha1": a1, "alpha2": a2, "metrics": metrics})
+        for mode, utility, a1, a2 in settings(modes, grid, scheme, completions):
+            metrics = score(ds, targets, completions, split, task, mode, utility, a1, a2, scheme, candidates,
+                            predictions)
+            records.append({"split": split, "mode": mode, "utility": utility, "alpha1": a1, "alpha2": a2,
+                            "metrics": metrics})
     higher = criterion not in RATING_NAMES
     chosen, top = best(records, "valid", criterion, higher), best(records, "test", criterion, higher)
-    on_test = next(r for r in records if r["split"] == "test" and
-                   (r["mode"], r["alpha1"], r["alpha2"]) == (chosen["mode"], chosen["alpha1"], chosen["alpha2"]))
-    selected = {"criterion": criterion, "higher_is_better": higher, "scheme": scheme, "mode": chosen["mode"],
-                "alpha1": chosen["alpha1"], "alpha2": chosen["alpha2"],
+    key = ("mode", "utility", "alpha1", "alpha2")
+    on_test = next(r for r in records if r["split"] == "test" and all(r[k] == chosen[k] for k in key))
+    selected = {"criterion": criterion, "higher_is_better": higher, "scheme": scheme,
+                **{k: chosen[k] for k in key},
                 "valid": chosen["metrics"][criterion], "test": on_test["metrics"][criterion],
-                "best_on_test": {"mode": top["mode"], "alpha1": top["alpha1"], "alpha2": top["alpha2"],
-                                 "value": top["metrics"][criterion]}}
-    log(f"select: {chosen['mode']} alpha1 {chosen['alpha1']} alpha2 {chosen['alpha2']}: valid {criterion} "
+                "best_on_test": {**{k: top[k] for k in key}, "value": top["metrics"][criterion]}}
+    log(f"select: {chosen['mode']} ({chosen['utility']}) alpha1 {chosen['alpha1']} alpha2 {chosen['alpha2']}: valid {criterion} "
         f"{selected['valid']:.4f}, test {selected['test']:.4f} (best on test {top['metrics'][criterion]:.4f})")
     return records, selected
 
 
 def as_args(selected: dict, task: str) -> str:
-    mode = "" if task == "rating" else f"--mode {selected['mode']} "
+    mode = "" if task == "rating" else f"--mode {selected['mode']} --utility {selected.get('utility', 'position')} "
     return f"{mode}--alpha1 {selected['alpha1']} --alpha2 {selected['alpha2']}\n"
 
 

@@ -15,7 +15,9 @@ CORPUS = ["Below is an instruction that describes a task. ### Instruction: ### I
           "Predict the rating of a target movie. Rating History: Candidate Item: 1 2 3 4 5 6 7 8 9 10 (1995) ;"]
 
 
-def build(out, texts=(), hidden: int = 64, layers: int = 2, heads: int = 4, vocab: int = 512, seed: int = 0) -> Path:
+def build(out, texts=(), hidden: int = 64, layers: int = 2, heads: int = 4, vocab: int = 512, seed: int = 0,
+          split_digits: bool = False) -> Path:
+    """`split_digits` writes every digit as its own token (as LLaMA's and SmolLM2's tokenizers do)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -24,6 +26,9 @@ def build(out, texts=(), hidden: int = 64, layers: int = 2, heads: int = 4, voca
     out.mkdir(parents=True, exist_ok=True)
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if split_digits:
+        tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                     pre_tokenizers.ByteLevel(add_prefix_space=False)])
     tok.decoder = decoders.ByteLevel()
     special = ["<pad>", "<s>", "</s>"]
     trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=special,

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from l4r.backends import get
-from l4r.backends.openai import parse_choice, retry_after, top_distribution
+from l4r.backends.openai import choice_in, retry_after, top_distribution
 from l4r.errors import UsageError
 
 KEY = "sk-test-SECRET-0123456789"
@@ -40,6 +40,8 @@ class Handler(BaseHTTPRequestHandler):
             st["inflight"] += 1
             st["peak"] = max(st["peak"], st["inflight"])
             action = st["script"].pop(0) if st["script"] else st["default"]
+            if st.get("fail_text") and st["fail_text"] in body["messages"][-1]["content"]:
+                action = "500"
         try:
             self.act(action, body, st)
         finally:
@@ -50,6 +52,8 @@ class Handler(BaseHTTPRequestHandler):
         if action == "hang":
             st["stop"].wait(2.0)
             return self.reply(200, self.completion(body, st))
+        if action == "503":
+            return self.reply(503, {"error": {"message": "overloaded"}})
         if action == "500":
             return self.reply(500, {"error": {"message": f"boom; you sent {self.headers.get('Authorization')}"}})
         if action == "429":
@@ -58,6 +62,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, {"error": {"message": "bad request"}})
         if action == "drop":  # reply as if keeping the connection alive, then close it
             self.close_connection = True
+        if action == "malformed":
+            return self.reply(200, None, raw=b'{"choices": [{"message": ')
+        if action == "empty":
+            return self.reply(200, {"id": "x", "object": "chat.completion", "choices": []})
         if action == "sleep":
             time.sleep(0.002 * (hash(body["messages"][-1]["content"]) % 20))
         return self.reply(200, self.completion(body, st))
@@ -74,8 +82,8 @@ class Handler(BaseHTTPRequestHandler):
                 "usage": {"prompt_tokens": len(text.split()), "completion_tokens": 2,
                           "total_tokens": len(text.split()) + 2}}
 
-    def reply(self, status, obj, headers=None):
-        data = json.dumps(obj).encode()
+    def reply(self, status, obj, headers=None, raw=None):
+        data = raw if raw is not None else json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -155,9 +163,9 @@ def test_retries_then_success_honouring_retry_after(server, capsys):
 def test_gives_up_after_max_retries(server):
     server.state["default"] = "500"
     b = backend(server, max_retries=2)
-    with pytest.raises(UsageError, match=r"gave up after 3 attempts; last error: HTTP 500"):
-        b.generate(["a"], 5)
+    (answer,) = b.generate(["a"], 5)   # one text that keeps failing is an answer marked with its error
     b.close()
+    assert answer.text == "" and answer.extra["error"].startswith("gave up after 3 attempts; last error: HTTP 500")
     assert len(server.state["requests"]) == 3
 
 
@@ -174,8 +182,8 @@ def test_timeout_is_retried_then_gives_up(server):
         assert b.generate(["x y"], 5)[0].text == "echo:y"
         assert b.usage["retries"] == 1
     server.state["default"] = "hang"
-    with backend(server, timeout=0.2, max_retries=1) as b, pytest.raises(UsageError, match=r"no reply within 0.2s"):
-        b.generate(["z"], 5)
+    with backend(server, timeout=0.2, max_retries=1) as b:
+        assert "no reply within 0.2s" in b.generate(["z"], 5)[0].extra["error"]
 
 
 def test_usage_and_cost_are_summed(server):
@@ -189,12 +197,12 @@ def test_usage_and_cost_are_summed(server):
 def test_key_never_printed(server, monkeypatch, capsys):
     monkeypatch.setenv("MY_KEY", KEY)
     server.state["default"] = "500"  # the server echoes the Authorization header in its error body
-    with backend(server, api_key_env="MY_KEY", max_retries=2) as b, pytest.raises(UsageError) as err:
-        b.generate(["a"], 5)
+    with backend(server, api_key_env="MY_KEY", max_retries=2) as b:
+        error = b.generate(["a"], 5)[0].extra["error"]
     assert server.state["requests"][0]["auth"] == f"Bearer {KEY}"
     captured = capsys.readouterr()
-    assert "***" in str(err.value) and "***" in captured.err
-    assert KEY not in str(err.value) and KEY not in captured.err and KEY not in captured.out
+    assert "***" in error and "***" in captured.err
+    assert KEY not in error and KEY not in captured.err and KEY not in captured.out
     assert KEY not in repr(b.__dict__.get("usage"))
 
 
@@ -214,21 +222,24 @@ def test_missing_key_only_for_remote_urls(server, monkeypatch):
 def test_score_from_top_logprobs(server):
     server.state["top"] = [(" 4", math.log(0.5)), ("5", math.log(0.2)), ("4", math.log(0.1)), ("The", math.log(0.1))]
     with backend(server) as b:
-        dists = b.score(["history A\n", "history A\n"], ["target 1", "target 2"], ["1", "2", "3", "4", "5"])
+        dists = [a.probs for a in b.score(["history A\n", "history A\n"], ["target 1", "target 2"],
+                                          ["1", "2", "3", "4", "5"])]
     assert dists[0] == pytest.approx([0, 0, 0, 0.75, 0.25]) and dists[1] == pytest.approx(dists[0])
     body = server.state["requests"][0]["body"]
     assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["max_tokens"] == 1
-    assert body["messages"][-1]["content"] == "history A\ntarget 1"
+    sent = sorted(r["body"]["messages"][-1]["content"] for r in server.state["requests"])
+    assert sent == ["history A\ntarget 1", "history A\ntarget 2"]   # the two go out concurrently
 
 
 def test_score_without_logprobs_falls_back_to_generation(server):
     server.state["answer"] = "Rating: 3 (out of 5)"  # and no logprobs in the replies
     with backend(server, score_max_tokens=12) as b:
-        assert b.score(["p"], ["s"], ["1", "2", "3", "4", "5"]) == [[0, 0, 1.0, 0, 0]]
+        got = b.score(["p"], ["s"], ["1", "2", "3", "4", "5"])
+        assert [a.probs for a in got] == [[0, 0, 1.0, 0, 0]] and got[0].extra["score"] == "no-logprobs"
     assert [r["body"]["max_tokens"] for r in server.state["requests"]] == [1, 12]
     server.state["answer"] = "no idea"
     with backend(server) as b:
-        assert b.score(["p"], ["s"], ["1", "2"]) == [[0.5, 0.5]]
+        assert [a.probs for a in b.score(["p"], ["s"], ["1", "2"])] == [[0.5, 0.5]]
 
 
 def test_score_when_server_rejects_logprobs(server):
@@ -244,7 +255,7 @@ def test_score_when_server_rejects_logprobs(server):
     Handler.reply = reply
     try:
         with backend(server) as b:
-            assert b.score(["p", "q"], ["s", "t"], ["4", "5"]) == [[0, 1.0], [0, 1.0]]
+            assert [a.probs for a in b.score(["p", "q"], ["s", "t"], ["4", "5"])] == [[0, 1.0], [0, 1.0]]
             assert b.logprobs_ok is False
             b.score(["p"], ["s"], ["4", "5"])
     finally:
@@ -264,11 +275,79 @@ def test_helpers():
     assert retry_after("1.5") == 1.5 and retry_after(None) == 0 and retry_after("soon") == 0
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0  # a date in the past
     assert 50 < retry_after(time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 60))) <= 60
-    assert parse_choice("I'd say 4, maybe 5", ["1", "2", "3", "4", "5"]) == 3
-    assert parse_choice("10 stars", ["1", "2"]) is None
+    assert choice_in("I'd say 4, maybe 5", ["1", "2", "3", "4", "5"]) == 3
+    assert choice_in("10 stars", ["1", "2"]) is None
     assert top_distribution([("x", 0.0)], ["1"]) is None
 
 
 def test_bad_base_url():
     with pytest.raises(UsageError, match="base-url"):
         get("openai", model="m", base_url="ftp://host")
+
+
+# -- the llm stage over this server: label ranking by logprobs, and faults ------------------------
+
+def labelled_prompts(path, n=3):
+    from l4r.prompts import candidate_line
+
+    recs = []
+    for u in range(n):
+        names = [f"Film {u}{k}" for k in range(3)]
+        recs.append({"id": f"test:listwise:{u}", "task": "listwise", "user": str(u), "split": "test",
+                     "instruction": "Rank them.", "input": "History: X\n" + candidate_line(names, ["A", "B", "C"]),
+                     "candidates": [[f"{u}{k}", n] for k, n in enumerate(names)], "labels": ["A", "B", "C"],
+                     "answer": "labels"})
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return path
+
+
+def run_stage(prompts, out, server, **kw):
+    from l4r.stages import llm as stage
+
+    opts = {"base_url": server.url, "backoff": 0.01, "max_backoff": 0.05, "timeout": 1.0, "max_retries": 3}
+    return stage.run(str(prompts), str(out), "openai", "m", 4, options=opts, **kw)
+
+
+def test_label_ranking_reads_top_logprobs(server, tmp_path):
+    server.state["top"] = [("B", math.log(0.5)), (" A", math.log(0.3)), ("C", math.log(0.1)), ("x", math.log(0.1))]
+    stats = run_stage(labelled_prompts(tmp_path / "p.jsonl"), tmp_path / "c.jsonl", server)
+    recs = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert [r["items"] for r in recs] == [["01", "00", "02"], ["11", "10", "12"], ["21", "20", "22"]]
+    assert recs[0]["probs"] == pytest.approx([5 / 9, 3 / 9, 1 / 9], abs=1e-5)
+    assert stats["answer"] == {"labels": 3} and stats["status"] == {"ok": 3}
+    assert all(r["body"]["max_tokens"] == 1 and r["body"]["logprobs"] for r in server.state["requests"])
+
+
+def test_label_ranking_without_logprobs_names_titles(server, tmp_path):
+    server.state["answer"] = "B; A; C"          # and no logprobs in the replies
+    with pytest.raises(UsageError, match="--answer titles"):
+        run_stage(labelled_prompts(tmp_path / "p.jsonl"), tmp_path / "c.jsonl", server)
+    run_stage(tmp_path / "p.jsonl", tmp_path / "c.jsonl", server, answer="titles")
+    recs = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert [r["items"] for r in recs][0] == ["01", "00", "02"]
+
+
+def test_faults_are_retried_and_a_failing_prompt_reruns(server, tmp_path, monkeypatch):
+    from l4r.errors import DataError
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    server.state["answer"] = "A; B; C"
+    server.state["script"] = ["429", "500", "503", "malformed", "empty", "drop", "hang"]
+    server.state["fail_text"] = "Film 2"              # one prompt fails on every attempt
+    prompts = labelled_prompts(tmp_path / "p.jsonl", n=6)
+    out = tmp_path / "c.jsonl"
+    with pytest.raises(DataError, match=r"1 of 6 prompts failed \(first: test:listwise:2: gave up after 4"):
+        run_stage(prompts, out, server, answer="titles")
+    assert not out.exists()
+    partial = [json.loads(line) for line in (tmp_path / "c.jsonl.partial").read_text().splitlines()]
+    assert sorted(r["id"] for r in partial) == [f"test:listwise:{u}" for u in range(6)]
+    assert [r["status"] for r in partial if r["id"].endswith(":2")] == ["failed"]
+    asked = len(server.state["requests"])
+    server.state["fail_text"] = None
+    run_stage(prompts, out, server, answer="titles")
+    assert len(server.state["requests"]) == asked + 1          # only the failed prompt is asked again
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in recs] == [f"test:listwise:{u}" for u in range(6)]
+    assert all(r["status"] == "ok" for r in recs)
+    everything = out.read_text() + (tmp_path / "c.jsonl.stats.json").read_text()
+    assert KEY not in everything

@@ -31,4 +31,4 @@ def test_generate_and_score_on_tiny_model(tmp_path):
         dists = b.score(texts[:2], ["", ""], ["1", "2", "3", "4", "5"])
     assert len(first) == 4 and [a.text for a in first] == [a.text for a in again]
     assert all(a.prompt_tokens > 0 and 0 < a.completion_tokens <= 6 for a in first)
-    assert all(len(d) == 5 and sum(d) == pytest.approx(1.0) for d in dists)
+    assert all(len(d.probs) == 5 and sum(d.probs) == pytest.approx(1.0) for d in dists)

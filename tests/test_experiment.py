@@ -45,10 +45,14 @@ def test_make_experiment_writes_every_section(raw_tiny, tiny_llm, tmp_path):
     # the setting chosen on validation is the one the test predictions used
     chosen = json.loads((cell / "selected-l4r.json").read_text())
     assert (cell / "selected-l4r.args").read_text().split() == [
-        "--mode", chosen["mode"], "--alpha1", str(chosen["alpha1"]), "--alpha2", str(chosen["alpha2"])]
+        "--mode", chosen["mode"], "--utility", chosen["utility"], "--alpha1", str(chosen["alpha1"]),
+        "--alpha2", str(chosen["alpha2"])]
     grid = records(cell / "grid-l4r.jsonl")
-    assert {r["split"] for r in grid} == {"valid", "test"} and len(grid) == 2 * 2 * 25
+    # 2 splits x 2 modes x 2 utilities (position; the LLM's log p / expected rating) x 5 x 5 alphas
+    assert {r["split"] for r in grid} == {"valid", "test"} and len(grid) == 2 * 2 * 2 * 25
+    assert {r["utility"] for r in grid} == {"position", "score"}
     tested = next(r for r in grid if r["split"] == "test" and r["mode"] == chosen["mode"]
+                  and r["utility"] == chosen["utility"]
                   and (r["alpha1"], r["alpha2"]) == (chosen["alpha1"], chosen["alpha2"]))
     metrics = {r["metric"]: r["value"] for r in records(cell / "metrics-l4r.jsonl") if r["group"] is None}
     assert abs(metrics["NDCG@5"] - tested["metrics"]["NDCG@5"]) < 1e-6

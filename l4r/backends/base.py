@@ -4,10 +4,14 @@ A backend turns prompt texts into answers. It knows nothing of recommendation: t
 renders prompt records to text (l4r.prompts.render), batches, resumes, and parses answers.
 
 - generate(texts, max_new_tokens) -> list[Answer]: greedy decoding, one answer per text.
-- score(prefixes, suffixes, choices) -> list[list[float]]: for each (prefix, suffix) pair, the
-  probability of each choice string as the first answer token after prefix+suffix (e.g. the
-  ratings "1".."5"); pairs sharing a prefix may reuse its computation. Backends that cannot
-  see probabilities may generate and put all mass on the parsed choice.
+- score(prefixes, suffixes, choices) -> list[Answer]: for each (prefix, suffix) pair, the
+  probability that the answer after prefix+suffix is each choice string (the labels "A".."J",
+  the ratings "1".."10"), renormalised over the choices, in Answer.probs. A choice of several
+  tokens has the product of its tokens' probabilities; a choice that begins another ("1" of
+  "10") also needs the answer to stop there (the next token does not continue it). Pairs sharing
+  a prefix may reuse its computation. Answer.text is the most likely choice; prompt_tokens counts
+  the tokens read. Engines that see only the top-k log-probabilities say how they filled the rest
+  in Answer.extra["score"].
 """
 from __future__ import annotations
 
@@ -20,6 +24,16 @@ class Answer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     extra: dict = field(default_factory=dict)
+    probs: list[float] | None = None
+
+
+def extends(choice: str, choices: list[str]) -> str:
+    """The characters that, written right after `choice`, begin a longer choice ("0" for "1" of 1-10)."""
+    return "".join(sorted({d[len(choice)] for d in choices if len(d) > len(choice) and d.startswith(choice)}))
+
+
+def best_choice(choices: list[str], probs: list[float]) -> str:
+    return choices[max(range(len(probs)), key=probs.__getitem__)]
 
 
 class Backend:
@@ -29,7 +43,7 @@ class Backend:
     def generate(self, texts: list[str], max_new_tokens: int) -> list[Answer]:
         raise NotImplementedError
 
-    def score(self, prefixes: list[str], suffixes: list[str], choices: list[str]) -> list[list[float]]:
+    def score(self, prefixes: list[str], suffixes: list[str], choices: list[str]) -> list[Answer]:
         raise NotImplementedError
 
     def close(self) -> None:

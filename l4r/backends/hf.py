@@ -1,16 +1,24 @@
-"""transformers engine: batched greedy decoding with the KV cache on CPU or GPU, and one-pass
-scoring of answer tokens with the shared prompt prefix computed once per group.
+"""transformers engine: batched greedy decoding with the KV cache on CPU or GPU, and exact scoring
+of answer choices in one batched forward pass (the shared prompt prefix computed once per group).
 
+Scoring reads the next-token log-probabilities after the prompt. A choice of one token (the
+labels A..Z, the digits of 1-5) needs nothing more; a choice of several tokens ("10" is "1","0"
+in SmolLM2 and LLaMA) adds a row per distinct token prefix to the same batch, and a choice that
+begins another ("1" of "10") multiplies by the probability that the next token does not continue
+it. So a 1-10 scale is scored exactly in one batched pass of 2 rows per prompt.
+
+Supports transformers 4.45 to 5.x: the cache argument is `cache` (5.x) or `past_key_values`.
 Loads the embedded SmolLM2 (`smollm2`), a local folder, or a hub id (l4r.llm_models.resolve).
 """
 from __future__ import annotations
 
-import copy
+import inspect
+import math
 import time
 
 from ..io import log
 from ..llm_models import resolve
-from .base import Answer, Backend
+from .base import Answer, Backend, best_choice, extends
 
 
 class HFBackend(Backend):
@@ -30,7 +38,11 @@ class HFBackend(Backend):
         if self.tok.pad_token is None:
             self.tok.pad_token = self.tok.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(self.device).eval()
+        params = inspect.signature(self.model.forward).parameters
+        self.cache_arg = "cache" if "cache" in params else "past_key_values"
         self.model_name = model
+        self._plans: dict[tuple, dict] = {}
+        self._first_chars: list[str] | None = None
         log(f"llm: loaded {model} on {self.device} ({time.time() - t0:.1f}s)")
 
     def generate(self, texts: list[str], max_new_tokens: int) -> list[Answer]:
@@ -47,46 +59,104 @@ class HFBackend(Backend):
             answers.append(Answer(self.tok.decode(row, skip_special_tokens=True).strip(), int(mask.sum()), n_new))
         return answers
 
-    def choice_ids(self, choices: list[str]) -> list[list[int]]:
-        """Token ids that start each choice (with and without a leading space)."""
-        ids = []
-        for c in choices:
-            variants = {self.tok.encode(v, add_special_tokens=False)[0] for v in (c, " " + c)}
-            ids.append(sorted(variants))
-        return ids
+    # -- scoring ---------------------------------------------------------------------------------
 
-    def score(self, prefixes: list[str], suffixes: list[str], choices: list[str]) -> list[list[float]]:
-        """P(choice | prefix + suffix) over `choices`, renormalised; one prefix pass per distinct prefix."""
-        ids = self.choice_ids(choices)
-        out: list[list[float] | None] = [None] * len(prefixes)
+    def plan(self, choices: list[str]) -> dict:
+        """Token ids of each choice, the token prefixes whose next-token distribution is needed
+        (() is the prompt itself), and for choices that begin another, the ids that continue them."""
+        key = tuple(choices)
+        if key not in self._plans:
+            ids = [tuple(self.tok.encode(c, add_special_tokens=False)) for c in choices]
+            contexts = {()}
+            stops = {}
+            for c, t in zip(choices, ids):
+                contexts.update(t[:j] for j in range(1, len(t)))
+                more = extends(c, choices)
+                if more:
+                    contexts.add(t)
+                    stops[c] = [i for i, ch in enumerate(self.first_chars()) if ch and ch in more]
+            self._plans[key] = {"ids": ids, "contexts": sorted(contexts, key=lambda x: (len(x), x)),
+                                "stops": stops}
+        return self._plans[key]
+
+    def first_chars(self) -> list[str]:
+        """The first character each vocabulary token writes (once per backend)."""
+        if self._first_chars is None:
+            self._first_chars = [self.tok.decode([i])[:1] for i in range(len(self.tok))]
+        return self._first_chars
+
+    def score(self, prefixes: list[str], suffixes: list[str], choices: list[str]) -> list[Answer]:
+        """Answer.probs over `choices` for each prefix+suffix; one cached prefix pass per shared prefix."""
+        plan = self.plan(choices)
+        out: list[Answer | None] = [None] * len(prefixes)
         groups: dict[str, list[int]] = {}
         for i, p in enumerate(prefixes):
             groups.setdefault(p, []).append(i)
+        singles = [i for rows in groups.values() if len(rows) == 1 for i in rows]
+        if singles:
+            texts = [prefixes[i] + suffixes[i] for i in singles]
+            for i, ans in zip(singles, self._score_texts(texts, choices, plan)):
+                out[i] = ans
         for prefix, rows in groups.items():
-            probs = self._score_group(prefix, [suffixes[i] for i in rows], ids)
-            for i, p in zip(rows, probs):
-                out[i] = p
+            if len(rows) > 1:
+                for i, ans in zip(rows, self._score_shared(prefix, [suffixes[i] for i in rows], choices, plan)):
+                    out[i] = ans
         return out
 
-    def _score_group(self, prefix: str, suffixes: list[str], ids: list[list[int]]) -> list[list[float]]:
+    def _score_texts(self, texts, choices, plan) -> list[Answer]:
+        """Full prompts, left-padded into one batch (rows: prompt + each needed token prefix)."""
+        enc = [self.tok.encode(t, add_special_tokens=False) for t in texts]
+        rows = [ids + list(ctx) for ids in enc for ctx in plan["contexts"]]
+        logprobs = self._last_logprobs([], rows)
+        return self._answers(logprobs, [len(e) for e in enc], choices, plan)
+
+    def _score_shared(self, prefix, suffixes, choices, plan) -> list[Answer]:
+        pre = self.tok.encode(prefix, add_special_tokens=False)
+        enc = [self.tok.encode(s, add_special_tokens=False) for s in suffixes]
+        rows = [ids + list(ctx) for ids in enc for ctx in plan["contexts"]]
+        logprobs = self._last_logprobs(pre, rows)
+        return self._answers(logprobs, [len(pre) + len(e) for e in enc], choices, plan)
+
+    def _answers(self, logprobs, n_tokens, choices, plan) -> list[Answer]:
+        per = len(plan["contexts"])
+        answers = []
+        for r, n in enumerate(n_tokens):
+            lp = {ctx: logprobs[r * per + k] for k, ctx in enumerate(plan["contexts"])}
+            scores = [self._choice_logprob(lp, c, t, plan) for c, t in zip(choices, plan["ids"])]
+            top = max(scores)
+            mass = [math.exp(s - top) for s in scores]
+            total = sum(mass)
+            probs = [m / total for m in mass]
+            answers.append(Answer(best_choice(choices, probs), n, 0, {"score": "exact"}, probs))
+        return answers
+
+    def _choice_logprob(self, lp, choice, ids, plan) -> float:
+        total = sum(float(lp[ids[:j]][ids[j]]) for j in range(len(ids)))
+        stop = plan["stops"].get(choice)
+        if stop:
+            cont = float(lp[ids][stop].exp().sum())
+            total += math.log(max(1.0 - cont, 1e-30))
+        return total
+
+    def _last_logprobs(self, prefix_ids: list[int], rows: list[list[int]]):
+        """Log-softmax of the next token after each row (rows continue `prefix_ids`, computed once)."""
         torch = self.torch
-        pre = self.tok(prefix, return_tensors="pt", add_special_tokens=False)["input_ids"].to(self.device)
+        width = max(len(r) for r in rows)
+        pad = self.tok.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self.device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
+        n_pre = len(prefix_ids)
+        pos = (n_pre + mask.cumsum(1) - 1).clamp_min(0)
+        kwargs = {}
+        if n_pre:
+            with torch.no_grad():
+                pre = torch.tensor([prefix_ids], device=self.device)
+                cache = self.model(input_ids=pre, use_cache=True)
+            cache = getattr(cache, "cache", None) or cache.past_key_values
+            cache.batch_repeat_interleave(len(rows))
+            kwargs[self.cache_arg] = cache
+            mask = torch.cat([torch.ones(len(rows), n_pre, dtype=mask.dtype, device=self.device), mask], dim=1)
         with torch.no_grad():
-            cache = self.model(pre, use_cache=True).past_key_values
-        n_pre = pre.shape[1]
-        self.tok.padding_side = "right"
-        enc = self.tok(suffixes, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        self.tok.padding_side = "left"
-        n = len(suffixes)
-        batch_cache = copy.deepcopy(cache)
-        batch_cache.batch_repeat_interleave(n)
-        mask = torch.cat([torch.ones(n, n_pre, dtype=enc["attention_mask"].dtype, device=self.device),
-                          enc["attention_mask"]], dim=1)
-        pos = (n_pre + torch.arange(enc["input_ids"].shape[1], device=self.device)).expand(n, -1)
-        with torch.no_grad():
-            logits = self.model(input_ids=enc["input_ids"], attention_mask=mask, position_ids=pos,
-                                past_key_values=batch_cache, use_cache=True).logits
-        last = enc["attention_mask"].sum(1) - 1
-        p = logits[torch.arange(n), last].float().softmax(-1)
-        mass = torch.stack([p[:, c].sum(-1) for c in ids], dim=1)
-        return (mass / mass.sum(1, keepdim=True).clamp_min(1e-12)).tolist()
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=bool(n_pre),
+                                logits_to_keep=1, **kwargs).logits[:, -1]
+        return logits.float().log_softmax(-1).cpu()

@@ -8,7 +8,9 @@ message), decoded greedily (temperature 0).
 Failures: HTTP 408/409/429/5xx, timeouts and dropped connections are retried up to `max_retries`
 times with exponential backoff (`backoff` * 2**attempt, capped at `max_backoff`, with a jitter
 drawn from a generator seeded by `seed` and the text's index, so runs are reproducible) and never
-sooner than the server's Retry-After. Other HTTP errors, and giving up, raise UsageError. The key
+sooner than the server's Retry-After; so is a 200 whose body is not a chat completion (malformed
+JSON, empty `choices`). Other HTTP errors (a bad key, a bad request) raise UsageError; giving up
+on one text returns an Answer with extra["error"], which the llm stage records as failed. The key
 comes from the env variable `api_key_env`; it is required unless the URL is loopback, never
 logged, and redacted from every error message.
 
@@ -18,10 +20,13 @@ from ~4 characters a token, for `l4r llm --dry-run`.
 
 score(): asks for `logprobs=true, top_logprobs=20, max_tokens=1` and normalises the probabilities
 of the top tokens that equal a choice (after stripping spaces; " 4" and "4" both count for "4")
-over the choices. Where the server gives no logprobs (or rejects the parameter with HTTP 400, after
-which it is not asked again), or none of the top tokens is a choice, the text is generated
-(`score_max_tokens` tokens) and all mass goes on the first choice found in the answer; where no
-choice is found, the distribution is uniform (no information). Answer.extra["score"] says which.
+over the choices; a choice outside the top 20 gets none. OpenAI's tokenizers write the labels A..Z
+and the numbers 1..10 as one token each, so this is the exact first-token distribution there.
+Where the server gives no logprobs (or rejects the parameter with HTTP 400, after which it is not
+asked again), or none of the top tokens is a choice, the text is generated (`score_max_tokens`
+tokens) and all mass goes on the first choice found in the answer; where no choice is found, the
+distribution is uniform (no information). Answer.extra["score"] says which: top-logprobs,
+no-logprobs (the llm stage refuses label ranking then, naming `--answer titles`) or parsed.
 """
 from __future__ import annotations
 
@@ -98,7 +103,7 @@ def top_distribution(top, choices: list[str]) -> list[float] | None:
     return [m / total for m in mass] if total > 0 else None
 
 
-def parse_choice(text: str, choices: list[str]) -> int | None:
+def choice_in(text: str, choices: list[str]) -> int | None:
     """Index of the choice that occurs first in `text` as a whole word, or None."""
     best, best_at = None, len(text) + 1
     for i, c in enumerate(choices):
@@ -110,7 +115,7 @@ def parse_choice(text: str, choices: list[str]) -> int | None:
 
 def parsed_distribution(text: str, choices: list[str]) -> list[float]:
     """All mass on the choice parsed from a generated answer; uniform when none is found."""
-    i = parse_choice(text, choices)
+    i = choice_in(text, choices)
     if i is None:
         return [1.0 / len(choices)] * len(choices)
     return [1.0 if j == i else 0.0 for j in range(len(choices))]
@@ -156,24 +161,38 @@ class OpenAIBackend(Backend):
     def generate(self, texts: list[str], max_new_tokens: int) -> list[Answer]:
         return self._map(texts, {"max_tokens": max_new_tokens})
 
-    def score(self, prefixes: list[str], suffixes: list[str], choices: list[str]) -> list[list[float]]:
+    def score(self, prefixes: list[str], suffixes: list[str], choices: list[str]) -> list[Answer]:
         texts = [p + s for p, s in zip(prefixes, suffixes, strict=True)]
-        dists: list[list[float] | None] = [None] * len(texts)
+        answers: list[Answer | None] = [None] * len(texts)
+        how = "top-logprobs"
         if self.logprobs_ok:
             try:
-                answers = self._map(texts, {"max_tokens": 1, "logprobs": True, "top_logprobs": TOP_LOGPROBS})
-                dists = [top_distribution(a.extra.get("top_logprobs") or [], choices) for a in answers]
+                got = self._map(texts, {"max_tokens": 1, "logprobs": True, "top_logprobs": TOP_LOGPROBS})
+                for i, a in enumerate(got):
+                    dist = None if a.extra.get("error") else top_distribution(a.extra.get("top_logprobs") or [],
+                                                                               choices)
+                    if dist is not None or a.extra.get("error"):
+                        a.probs, a.extra["score"] = dist, how
+                        answers[i] = a
+                    elif "top_logprobs" not in a.extra:
+                        how = "no-logprobs"
             except UsageError as exc:
                 if "HTTP 400" not in str(exc) or "logprob" not in str(exc).lower():
                     raise
                 log(f"openai: {self.host} rejects logprobs; scoring by generation instead")
                 self.logprobs_ok = False
-        todo = [i for i, d in enumerate(dists) if d is None]
+        if not self.logprobs_ok:
+            how = "no-logprobs"
+        todo = [i for i, a in enumerate(answers) if a is None]
         if todo:
-            answers = self.generate([texts[i] for i in todo], self.score_max_tokens)
-            for i, a in zip(todo, answers):
-                dists[i] = parsed_distribution(a.text, choices)
-        return dists
+            for i, a in zip(todo, self.generate([texts[i] for i in todo], self.score_max_tokens)):
+                a.probs = None if a.extra.get("error") else parsed_distribution(a.text, choices)
+                a.extra["score"] = how if how == "no-logprobs" else "parsed"
+                answers[i] = a
+        for a in answers:
+            if a.probs:
+                a.text = choices[max(range(len(choices)), key=a.probs.__getitem__)]
+        return answers
 
     def estimate(self, texts: list[str], max_new_tokens: int) -> dict:
         """Requests and tokens a generate() call would cost, before running it (~4 chars a token;
@@ -227,8 +246,7 @@ class OpenAIBackend(Backend):
                 return self._answer(self._post(body))
             except RetryableError as exc:
                 last, wait = self._redact(str(exc)), exc.wait
-        raise UsageError(f"openai backend: {self.base_url} gave up after {self.max_retries + 1} attempts; "
-                         f"last error: {last}")
+        return Answer("", extra={"error": f"gave up after {self.max_retries + 1} attempts; last error: {last}"})
 
     def _delay(self, attempt: int, wait: float, rng: random.Random) -> float:
         step = min(self.max_backoff, self.backoff * 2 ** attempt)
@@ -248,10 +266,9 @@ class OpenAIBackend(Backend):
             raise UsageError(self._redact(f"openai backend: {self.base_url}: HTTP {status}: {snippet}"))
         try:
             reply = json.loads(data)
-            reply["choices"][0]["message"]
+            reply["choices"][0]["message"]["role"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise UsageError(self._redact(f"openai backend: {self.base_url}: not a chat-completions reply: "
-                                          f"{snippet}")) from None
+            raise RetryableError(f"HTTP 200 but not a chat-completions reply: {snippet}") from None
         return reply
 
     def _send(self, body: bytes, headers: dict) -> tuple[http.client.HTTPResponse, bytes]:

@@ -8,12 +8,14 @@ their history prefix, reuse its KV cache.
 score(): one step with `SamplingParams(max_tokens=1, logprobs=20)` on prefix+suffix; the top-20
 tokens equal to a choice (after strip) are summed per choice and normalised over the choices.
 Where none of the 20 is a choice, the text is generated (`score_max_tokens`) and all mass goes on
-the parsed choice, uniform when none is found (as the openai backend does).
+the parsed choice, uniform when none is found (as the openai backend does). Limitation: a choice
+of several tokens ("10" in LLaMA's tokenizer) is matched on its first token only here; the hf
+backend scores it exactly.
 """
 from __future__ import annotations
 
 from ..errors import UsageError
-from .base import Answer, Backend
+from .base import Answer, Backend, best_choice
 from .openai import parsed_distribution, top_distribution
 
 TOP_LOGPROBS = 20
@@ -51,19 +53,23 @@ class VLLMBackend(Backend):
                                   {"finish_reason": gen.finish_reason}))
         return answers
 
-    def score(self, prefixes: list[str], suffixes: list[str], choices: list[str]) -> list[list[float]]:
+    def score(self, prefixes: list[str], suffixes: list[str], choices: list[str]) -> list[Answer]:
         texts = [p + s for p, s in zip(prefixes, suffixes, strict=True)]
         if not texts:
             return []
-        dists = []
+        answers = []
         for out in self._run(texts, max_tokens=1, logprobs=TOP_LOGPROBS):
             step = (out.outputs[0].logprobs or [{}])[0]
-            dists.append(top_distribution([(lp.decoded_token or "", lp.logprob) for lp in step.values()], choices))
-        todo = [i for i, d in enumerate(dists) if d is None]
+            dist = top_distribution([(lp.decoded_token or "", lp.logprob) for lp in step.values()], choices)
+            answers.append(Answer("", len(out.prompt_token_ids or []), 0, {"score": "top-logprobs"}, dist))
+        todo = [i for i, a in enumerate(answers) if a.probs is None]
         if todo:
-            for i, answer in zip(todo, self.generate([texts[i] for i in todo], self.score_max_tokens)):
-                dists[i] = parsed_distribution(answer.text, choices)
-        return dists
+            for i, gen in zip(todo, self.generate([texts[i] for i in todo], self.score_max_tokens)):
+                answers[i].probs = parsed_distribution(gen.text, choices)
+                answers[i].extra["score"] = "parsed"
+        for a in answers:
+            a.text = best_choice(choices, a.probs)
+        return answers
 
     def close(self) -> None:
         import gc

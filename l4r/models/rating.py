@@ -471,19 +471,25 @@ def run(model_name: str, data_dir, out, seed: int = 0, hp: dict | None = None, a
             f"({', '.join(f['name'] for f in enc.fields)})")
         info = fit(model, x, y, xv, yv, params, lo, hi, seed=seed, patience=patience)
     seconds = time.time() - t0
+    if ckpt and ckpt.get("held"):
+        held = cls(enc, mean=mean, **params)
+        held.load_state_dict(ckpt["held"])
+    else:
+        held = None if ckpt else without_last(cls, enc, mean, params, feats, ds, (xv, yv), info, (lo, hi), seed)
     out.mkdir(parents=True, exist_ok=True)
     records, scores = [], {}
     for split in ("train", "valid", "test"):
         recs = split_pairs(ds, split)
         xs, ys = tensors(feats, recs)
-        pred = predict(model, xs, lo, hi)
+        pred = predict(held if split == "train" and held is not None else model, xs, lo, hi)
         scores[split] = rmse_mae(pred, ys.numpy())
         records += [{"user": r["user"], "item": r["item"], "rating": round(float(p), 4), "split": split}
                     for r, p in zip(recs, pred)]
     write_jsonl(out / "predictions.jsonl", records)
     write_jsonl(out / "embeddings.jsonl", embedding_records(model, enc, ds))
     save_torch({"model": model_name, "hp": params, "state": model.state_dict(), "encoder": enc.to_dict(),
-                "range": [lo, hi]}, out / "model.pt")
+                "range": [lo, hi],
+                    "held": held.state_dict() if held is not None else None}, out / "model.pt")
     meta = {"model": model_name, "family": "rating", "hp": params, "seed": seed, "fields": [f["name"] for f in
             enc.fields], "attributes": str(attrs) if attrs else None, "rating_range": [lo, hi],
             "valid_rmse": scores["valid"][0], "valid_mae": scores["valid"][1], "test_rmse": scores["test"][0],
@@ -493,6 +499,21 @@ def run(model_name: str, data_dir, out, seed: int = 0, hp: dict | None = None, a
     with atomic_path(out / "meta.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=1))
     return meta
+
+
+def without_last(cls, enc, mean, params, feats, ds, valid, info, bounds, seed):
+    """The model behind the split-"train" predictions (the rating instructions' "Conventional Model
+    Prediction"): the same settings for the validation-selected epochs, trained without each user's
+    last training rating, so it never saw the rating it predicts there."""
+    train = [r for u in ds.user_ids for r in ds.train.get(u, [])[:-1]]
+    if not train or not info.get("best_epoch"):
+        return None
+    torch.manual_seed(seed)
+    model = cls(enc, mean=mean, **params)
+    x, y = tensors(feats, train)
+    log(f"rating: the train-split model: train minus each user's last rating, {info['best_epoch']} epochs")
+    fit(model, x, y, *valid, {**params, "epochs": info["best_epoch"]}, *bounds, seed=seed, patience=10 ** 9)
+    return model
 
 
 @torch.no_grad()

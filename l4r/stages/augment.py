@@ -19,9 +19,9 @@ import re
 from pathlib import Path
 
 from .. import data as datamod
+from ..data import unseen
 from ..io import log, read_jsonl, write_jsonl
 from ..prompts import Templates, nouns
-from .instruct import unseen
 
 ATTRIBUTES = {
     "movie": (["director", "star"], [
@@ -50,7 +50,7 @@ def direct_prompts(ds, tpl, users, pairs, seed):
                 continue
             ins, inp, _ = tpl.pairwise(user, "fit", pair)
             yield {"id": f"direct:{user}:{k}", "task": "pairwise", "user": user, "instruction": ins, "input": inp,
-                   "candidates": [[i, ds.title(i)] for i in pair]}
+                   "candidates": [[i, ds.title(i)] for i in pair], "labels": tpl.tags(pair), "answer": tpl.answer}
 
 
 def sequential_prompts(ds, tpl, users, options, seed):
@@ -60,7 +60,7 @@ def sequential_prompts(ds, tpl, users, options, seed):
         hist = [e["item"] for e in ds.train[user]]
         ins, inp, _ = tpl.sequential(user, "train", shown, hist)
         yield {"id": f"sequential:{user}", "task": "sequential", "user": user, "instruction": ins, "input": inp,
-               "candidates": [[i, ds.title(i)] for i in shown]}
+               "candidates": [[i, ds.title(i)] for i in shown], "labels": tpl.tags(shown), "answer": tpl.answer}
 
 
 def popular_items(ds, n: int) -> list[str]:
@@ -136,11 +136,12 @@ def to_attributes(completions, prompts):
 
 def run(task: str, data_dir: Path, out: str, model: str = "smollm2", backend: str = "hf", users: int = 0,
         pairs: int = 1, options: int = 10, seed: int = 0, batch_size: int = 16, emit_prompts: bool = False,
-        completions: Path | None = None, llm_options: dict | None = None, history: int = 10, items: int = 0) -> int:
+        completions: Path | None = None, llm_options: dict | None = None, history: int = 10, items: int = 0,
+        answer: str = "labels") -> int:
     from . import llm as llm_stage
 
     ds = datamod.load(data_dir)
-    tpl = Templates(ds, None, history)
+    tpl = Templates(ds, None, history, ds.scale, answer)
     rng = random.Random(seed)
     if task == "rating":
         prompts = list(attribute_prompts(ds, popular_items(ds, items)))

@@ -3,8 +3,9 @@
 Reads: a prepared dataset folder; optional extra triples (triple records, paper Eq. 3) or
 augmented sequences (sequence records, paper 4.2.2).
 Writes, into --out: candidates.jsonl (candidates: top-k' per user for the train, valid and test
-splits, the visible history excluded), embeddings.jsonl (embedding: the user vectors used for
-the similar-user search), model.pt (checkpoint), meta.json (hyper-parameters, training curve).
+splits, the visible history excluded; the train split, which instructions use with each user's
+last training item as target, comes from a second model trained without that item),
+embeddings.jsonl (embedding: the user vectors used for the similar-user search), model.pt (checkpoint), meta.json (hyper-parameters, training curve).
 Rating models (family "rating") write predictions.jsonl instead; see l4r.models.rating.
 """
 from __future__ import annotations
@@ -137,9 +138,14 @@ def run(model_name: str, data_dir: Path, out: Path, k: int = 10, seed: int = 0, 
     test_model, test_data = model, data
     if refit and not load and train_info.get("history"):
         test_model, test_data, train_info["refit_epochs"] = refit_on_valid(cls, data, params, train_info, seed)
+    held = None
+    if not load and train_info.get("history"):
+        held = without_last(cls, data, params, train_info, seed)
+    else:
+        log("backbone: a loaded model serves the train split as is (it may have trained on the instruction targets)")
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "candidates.jsonl", candidate_records(model, data, ds, k, model_name, max_len,
-                                                            test_model, test_data))
+                                                            test_model, test_data, held))
     vectors = topk.user_vectors(test_model, test_data, "test", max_len)
     write_jsonl(out / "embeddings.jsonl", ({"user": u, "vector": vectors[i].round(6).tolist()}
                                            for i, u in enumerate(ds.user_ids)))
@@ -169,11 +175,34 @@ def refit_on_valid(cls, data, params, train_info, seed):
     return model, full, best
 
 
-def candidate_records(model, data, ds, k, model_name, max_len, test_model=None, test_data=None):
+def without_last(cls, data, params, train_info, seed):
+    """The model that serves the train split (the instruction targets): trained as the main one, for
+    its validation-selected number of epochs, on train minus each user's last item, so it never saw
+    the target it ranks (no leakage of the target into the instructions' candidates)."""
+    import dataclasses
+
+    from ..models import topk
+
+    best = max(train_info["history"], key=lambda h: h["valid_ndcg10"])["epoch"]
+    held = dataclasses.replace(data, seqs=[s[:-1] for s in data.seqs])
+    seed_all(seed)
+    model = cls(held, **params)
+    log(f"backbone: the train-split model: train minus each user's last item, {best} epochs")
+    topk.fit(model, held, {**params, "epochs": best}, seed=seed, patience=10 ** 9, eval_every=10 ** 9)
+    return model, held
+
+
+def candidate_records(model, data, ds, k, model_name, max_len, test_model=None, test_data=None, held=None):
+    """Top-k per user and split: train from the model without the last item (its history is the
+    rest of train), valid from the main model, test from the refit one when there is one."""
     from ..models import topk
 
     for split in SPLITS:
-        m, d = (test_model, test_data) if split == "test" and test_model is not None else (model, data)
-        for u, items, scores in topk.rank(m, d, split, k, max_len):
+        m, d, view = model, data, split
+        if split == "test" and test_model is not None:
+            m, d = test_model, test_data
+        if split == "train" and held is not None:
+            (m, d), view = held, "valid"
+        for u, items, scores in topk.rank(m, d, view, k, max_len):
             yield {"user": ds.user_ids[u], "split": split, "items": [ds.item_ids[i] for i in items],
                    "scores": [round(s, 5) for s in scores], "model": model_name}

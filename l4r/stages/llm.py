@@ -1,12 +1,19 @@
 """llm: answer prompts with an LLM engine and parse the answers.
 
 Reads: prompt records. Writes: completion records (same ids, input order), then a stats record
-on stderr and in OUT.stats.json. Generation tasks (listwise, pairwise, sequential, attribute)
-are batched by length and decoded greedily; rating-like tasks (pointwise, rating) are scored in
-one forward pass: the probabilities of the rating tokens give `rating` (the most likely digit,
-i.e. greedy decoding restricted to ratings) and `expected` (sum_r r * p(r)).
-Resume: finished batches are appended to OUT.partial; a rerun skips ids already there; the
-final file appears (renamed) only when every prompt is answered.
+on stderr and in OUT.stats.json. Three ways to answer, chosen per prompt (`answer`):
+- labels (listwise, pairwise, sequential prompts with labelled candidates, the default): one
+  forward pass reads the next-token distribution over the labels; the candidates sorted by it
+  are `items`, their probabilities `probs`. `permutations` N averages N cyclic shifts of the
+  candidate order (position bias); pairwise always averages both orders. Nothing to parse.
+- scale (pointwise, rating): the probabilities of the ratings on the prompt's scale (a rating of
+  several tokens, "10", is scored exactly) give `rating` (the most likely) and `expected`.
+- generate (`--answer titles`, unlabelled prompts, attribute): greedy decoding, batched by
+  length; answers are parsed back (labels or titles), hallucinations and duplicates counted.
+Resume: finished batches are appended to OUT.partial; a rerun skips ids already there (a torn
+last line is cut off first); the final file appears (renamed) only when every prompt is
+answered. A prompt whose engine call failed is recorded `status: failed`; the run then exits
+non-zero naming how many, and a rerun asks only for those.
 """
 from __future__ import annotations
 
@@ -14,36 +21,50 @@ import json
 import time
 from pathlib import Path
 
-from ..errors import UsageError
+from ..data import shard_of
+from ..errors import DataError, UsageError
 from ..io import atomic_path, dumps, log, parse_line, read_jsonl, write_jsonl
 from ..parse import parse_choice, parse_ranking, parse_rating
-from ..prompts import render_prompt
+from ..prompts import candidate_line, render_prompt
 
 SCORED = ("pointwise", "rating")
+CHOICE = ("listwise", "pairwise", "sequential")
 MAX_NEW = {"listwise": 160, "pairwise": 32, "sequential": 32, "attribute": 48}
 
 
 def load_done(partial: Path) -> dict[str, dict]:
-    """Completions already written by an interrupted run (a torn last line is ignored)."""
-    done = {}
-    if partial.exists():
-        with open(partial, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                try:
-                    rec = parse_line(line, str(partial), n)
-                except Exception:
-                    break
-                done[rec["id"]] = rec
-    return done
+    """Completions already written by an interrupted run. A torn last line (a kill mid-write) is
+    cut off the file so that appending continues after the last whole record; failed answers are
+    not done (a rerun asks again)."""
+    done: dict[str, dict] = {}
+    if not partial.exists():
+        return done
+    good = 0
+    with open(partial, "rb") as fh:
+        for n, line in enumerate(fh, 1):
+            try:
+                if not line.endswith(b"\n"):
+                    raise ValueError("no line end")
+                rec = parse_line(line, str(partial), n)
+            except (ValueError, DataError):
+                log(f"llm: {partial}:{n}: a torn last line (interrupted write) is dropped and asked again")
+                break
+            good += len(line)
+            done[rec["id"]] = rec
+    if good < partial.stat().st_size:
+        with open(partial, "r+b") as fh:
+            fh.truncate(good)
+    return {k: v for k, v in done.items() if v.get("status") != "failed"}
 
 
 def parse_answer(prompt: dict, text: str) -> dict:
     task, cands = prompt["task"], [tuple(c) for c in (prompt.get("candidates") or [])]
+    tags = prompt.get("labels")
     if task == "listwise":
-        items, counts = parse_ranking(text, cands)
+        items, counts = parse_ranking(text, cands, tags)
         return {"items": items, "status": "ok" if items else "unparseable", **counts}
-    if task in ("pairwise", "sequential"):
-        item = parse_choice(text, cands)
+    if task in CHOICE:
+        item = parse_choice(text, cands, tags)
         return {"items": [item] if item else [], "status": "ok" if item else "unparseable"}
     if task in SCORED:
         lo, hi = prompt.get("scale", [1, 5])
@@ -59,9 +80,28 @@ def completion(prompt: dict, text: str, extra: dict) -> dict:
     return rec
 
 
+def failed(prompt: dict, error: str) -> dict:
+    return completion(prompt, "", {"status": "failed", "error": error})
+
+
 def scale_choices(prompt: dict) -> list[str]:
     lo, hi = prompt.get("scale", [1, 5])
     return [str(r) for r in range(int(lo), int(hi) + 1)]
+
+
+def how(prompt: dict, answer: str) -> str:
+    """labels (score the candidates' labels), scale (score the ratings) or generate."""
+    task = prompt["task"]
+    if task in SCORED:
+        return "scale"
+    if task not in CHOICE or answer == "titles":
+        return "generate"
+    if prompt.get("labels"):
+        return "labels"
+    if answer == "labels":
+        raise UsageError(f"prompt {prompt['id']}: --answer labels needs labelled candidates "
+                         "(make the prompts with `l4r prompt --answer labels`)")
+    return "generate"
 
 
 def generate_batches(engine, prompts, batch_size, max_new_tokens):
@@ -72,17 +112,21 @@ def generate_batches(engine, prompts, batch_size, max_new_tokens):
         batch = order[start:start + batch_size]
         limit = max_new_tokens or max(MAX_NEW.get(p["task"], 64) for p in batch)
         answers = engine.generate([texts[p["id"]] for p in batch], limit)
-        yield [completion(p, a.text, {**parse_answer(p, a.text), "prompt_tokens": a.prompt_tokens,
+        yield [failed(p, a.extra["error"]) if a.extra.get("error") else
+               completion(p, a.text, {**parse_answer(p, a.text), "prompt_tokens": a.prompt_tokens,
                                       "completion_tokens": a.completion_tokens}) for p, a in zip(batch, answers)]
 
 
 def score_batches(engine, prompts, batch_size):
     """Yield lists of completions for rating-like prompts; prompts sharing a prefix go together."""
-    groups: dict[str, list[dict]] = {}
+    groups: dict[tuple, list[dict]] = {}
     for p in prompts:
-        groups.setdefault(render_prompt(p)[0], []).append(p)
+        groups.setdefault((tuple(scale_choices(p)), render_prompt(p)[0]), []).append(p)
     batch: list[dict] = []
     for members in groups.values():
+        if batch and scale_choices(batch[0]) != scale_choices(members[0]):
+            yield score_one(engine, batch)
+            batch = []
         batch += members
         if len(batch) >= batch_size:
             yield score_one(engine, batch)
@@ -94,23 +138,94 @@ def score_batches(engine, prompts, batch_size):
 def score_one(engine, batch):
     choices = scale_choices(batch[0])
     pairs = [render_prompt(p) for p in batch]
-    probs = engine.score([a for a, _ in pairs], [b for _, b in pairs], choices)
+    answers = engine.score([a for a, _ in pairs], [b for _, b in pairs], choices)
     out = []
-    for p, dist in zip(batch, probs):
+    for p, ans in zip(batch, answers):
+        if ans.extra.get("error"):
+            out.append(failed(p, ans.extra["error"]))
+            continue
         values = [float(c) for c in choices]
+        dist = ans.probs
         best = values[max(range(len(dist)), key=dist.__getitem__)]
         expected = sum(v * q for v, q in zip(values, dist))
         out.append(completion(p, str(int(best)), {"rating": best, "expected": round(expected, 5),
-                                                  "probs": [round(q, 5) for q in dist], "status": "ok"}))
+                                                  "probs": [round(q, 5) for q in dist], "status": "ok",
+                                                  "prompt_tokens": ans.prompt_tokens}))
     return out
 
 
-def summarize(records: list[dict], seconds: float, engine_name: str, model: str, usage: dict | None) -> dict:
+# -- ranking by label probabilities ----------------------------------------------------------------
+
+def shifts(n: int, task: str, permutations: int) -> list[int]:
+    """Cyclic shifts of the candidate order to score: pairwise both orders, else N evenly spaced."""
+    if task == "pairwise":
+        return list(range(n))
+    m = min(permutations, n)
+    return sorted({round(k * n / m) % n for k in range(m)})
+
+
+def variants(prompt: dict, permutations: int):
+    """(prefix, suffix, items in label order) for each cyclic shift of the prompt's candidates."""
+    cands, tags = prompt["candidates"], prompt["labels"]
+    line = candidate_line([t for _, t in cands], tags)
+    if line not in prompt["input"]:
+        raise UsageError(f"prompt {prompt['id']}: its input has no candidate line {line[:60]!r}...; "
+                         "re-make it with `l4r prompt`")
+    for s in shifts(len(cands), prompt["task"], permutations):
+        order = cands[s:] + cands[:s]
+        text = prompt["input"].replace(line, candidate_line([t for _, t in order], tags), 1) if s else prompt["input"]
+        prefix, suffix = render_prompt({**prompt, "input": text})
+        yield prefix, suffix, [item for item, _ in order]
+
+
+def rank_batches(engine, prompts, batch_size, permutations):
+    """Yield lists of completions ranked by the mean label probability over the shifts."""
+    by_size: dict[int, list[dict]] = {}
+    for p in prompts:
+        by_size.setdefault(len(p["labels"]), []).append(p)
+    for members in by_size.values():
+        for start in range(0, len(members), batch_size):
+            yield rank_one(engine, members[start:start + batch_size], permutations)
+
+
+def rank_one(engine, batch, permutations):
+    work = [(k, v) for k, p in enumerate(batch) for v in variants(p, permutations)]
+    tags = batch[0]["labels"]
+    answers = engine.score([v[0] for _, v in work], [v[1] for _, v in work], tags)
+    mass: list[dict[str, float]] = [{} for _ in batch]
+    tokens, errors = [0] * len(batch), [None] * len(batch)
+    for (k, (_, _, items)), ans in zip(work, answers):
+        if ans.extra.get("score") == "no-logprobs":
+            raise UsageError(f"{getattr(engine, 'name', 'the')} backend: the endpoint returns no log-probabilities, "
+                             "so labels cannot be ranked by them; use `--answer titles` (generate and parse)")
+        if ans.extra.get("error"):
+            errors[k] = ans.extra["error"]
+            continue
+        tokens[k] += ans.prompt_tokens
+        for item, q in zip(items, ans.probs):
+            mass[k][item] = mass[k].get(item, 0.0) + q
+    out = []
+    for k, p in enumerate(batch):
+        if errors[k]:
+            out.append(failed(p, errors[k]))
+            continue
+        shown = [item for item, _ in p["candidates"]]
+        n = len(shifts(len(shown), p["task"], permutations))
+        ranked = sorted(shown, key=lambda i: (-mass[k][i], shown.index(i)))
+        tag = dict(zip(shown, p["labels"]))
+        out.append(completion(p, "; ".join(tag[i] for i in ranked),
+                              {"items": ranked, "probs": [round(mass[k][i] / n, 6) for i in ranked],
+                               "status": "ok", "answer": "labels", "prompt_tokens": tokens[k]}))
+    return out
+
+
+def summarize(records: list[dict], seconds: float, engine_name: str, model: str, usage: dict | None,
+              ways: dict[str, int]) -> dict:
     status: dict[str, int] = {}
     for r in records:
         status[r["status"]] = status.get(r["status"], 0) + 1
     return {"stats": "llm", "backend": engine_name, "model": model, "prompts": len(records), "status": status,
-            "hallucinated": sum(r.get("hallucinated", 0) for r in records),
+            "answer": ways, "hallucinated": sum(r.get("hallucinated", 0) for r in records),
             "duplicates": sum(r.get("duplicates", 0) for r in records),
             "prompt_tokens": sum(r.get("prompt_tokens", 0) for r in records),
             "completion_tokens": sum(r.get("completion_tokens", 0) for r in records),
@@ -119,30 +234,25 @@ def summarize(records: list[dict], seconds: float, engine_name: str, model: str,
 
 def run(prompts_path, out: str, backend: str, model: str, batch_size: int = 16, max_new_tokens: int = 0,
         resume: bool = True, dry_run: bool = False, options: dict | None = None,
-        shard: tuple[int, int] | None = None) -> dict:
+        shard: tuple[int, int] | None = None, answer: str = "auto", permutations: int = 1) -> dict:
     from ..backends import get
-    from .prompt import shard_of
 
     prompts = [p for p in read_jsonl(prompts_path, "prompt") if shard_of(p["user"], shard)]
-    ids = [p["id"] for p in prompts]
-    if len(set(ids)) != len(ids):
-        raise UsageError(f"{prompts_path}: prompt ids repeat; each prompt needs its own id")
+    check_ids(prompts_path, prompts)
+    ways = {p["id"]: how(p, answer) for p in prompts}
     partial = Path(str(out) + ".partial") if out != "-" else None
     done = load_done(partial) if (partial and resume) else {}
     todo = [p for p in prompts if p["id"] not in done]
     if done:
         log(f"llm: resuming: {len(done)} answered, {len(todo)} to go")
     if dry_run:
-        return dry_run_report(backend, model, todo, options)
+        return dry_run_report(backend, model, todo, options, ways)
     t0 = time.time()
     engine = get(backend, model=model, **(options or {})) if todo else None
     fh = open(partial, "a", encoding="utf-8") if partial else None
     try:
-        gen = [p for p in todo if p["task"] not in SCORED]
-        sco = [p for p in todo if p["task"] in SCORED]
-        batches = list_batches(engine, gen, sco, batch_size, max_new_tokens)
         n = 0
-        for batch in batches:
+        for batch in list_batches(engine, todo, ways, batch_size, max_new_tokens, permutations):
             for rec in batch:
                 done[rec["id"]] = rec
                 if fh:
@@ -150,34 +260,58 @@ def run(prompts_path, out: str, backend: str, model: str, batch_size: int = 16, 
             if fh:
                 fh.flush()
             n += len(batch)
-            log(f"llm: {n}/{len(todo)} prompts ({time.time() - t0:.0f}s)")
+            spent = time.time() - t0
+            log(f"llm: {n}/{len(todo)} prompts ({spent:.0f}s, ETA {spent / n * (len(todo) - n):.0f}s)")
     finally:
         if fh:
             fh.close()
         if engine:
             engine.close()
-    records = [done[i] for i in ids]
-    stats = summarize(records, time.time() - t0, backend, model, getattr(engine, "usage", None))
+    records = [done[i] for i in (p["id"] for p in prompts)]
+    counts: dict[str, int] = {}
+    for w in ways.values():
+        counts[w] = counts.get(w, 0) + 1
+    stats = summarize(records, time.time() - t0, backend, model, getattr(engine, "usage", None), counts)
+    log("llm: " + json.dumps(stats))
+    bad = [r for r in records if r["status"] == "failed"]
+    if bad and partial:
+        raise DataError(f"{len(bad)} of {len(records)} prompts failed (first: {bad[0]['id']}: {bad[0]['error']}); "
+                        f"answers so far are kept in {partial}: rerun the same command to ask only those", str(out))
     write_jsonl(out, records)
     if partial:
         partial.unlink(missing_ok=True)
         with atomic_path(str(out) + ".stats.json") as tmp:
             tmp.write_text(json.dumps(stats, indent=1))
-    log("llm: " + json.dumps(stats))
+    if bad:
+        raise DataError(f"{len(bad)} of {len(records)} prompts failed (first: {bad[0]['id']}: {bad[0]['error']})",
+                        str(out))
     return stats
 
 
-def list_batches(engine, gen, sco, batch_size, max_new_tokens):
-    if gen:
-        yield from generate_batches(engine, gen, batch_size, max_new_tokens)
-    if sco:
-        yield from score_batches(engine, sco, batch_size)
+def check_ids(path, prompts) -> None:
+    seen: dict[str, int] = {}
+    for n, p in enumerate(prompts, 1):
+        if p["id"] in seen:
+            raise DataError(f"prompt id {p['id']!r} repeats (first at record {seen[p['id']]}); each prompt needs "
+                            "its own id", str(path), n, "id")
+        seen[p["id"]] = n
 
 
-def dry_run_report(backend, model, todo, options) -> dict:
+def list_batches(engine, todo, ways, batch_size, max_new_tokens, permutations):
+    pick = {w: [p for p in todo if ways[p["id"]] == w] for w in ("generate", "labels", "scale")}
+    if pick["generate"]:
+        yield from generate_batches(engine, pick["generate"], batch_size, max_new_tokens)
+    if pick["labels"]:
+        yield from rank_batches(engine, pick["labels"], batch_size, permutations)
+    if pick["scale"]:
+        yield from score_batches(engine, pick["scale"], batch_size)
+
+
+def dry_run_report(backend, model, todo, options, ways) -> dict:
     chars = sum(len("".join(render_prompt(p))) for p in todo)
     report = {"stats": "dry-run", "backend": backend, "model": model, "requests": len(todo),
               "prompt_tokens_estimate": chars // 4,
-              "completion_tokens_estimate": sum(MAX_NEW.get(p["task"], 2) for p in todo)}
+              "completion_tokens_estimate": sum(MAX_NEW.get(p["task"], 2) if ways[p["id"]] == "generate" else 1
+                                                for p in todo)}
     log("llm: " + json.dumps(report))
     return report

@@ -1,0 +1,201 @@
+"""Ranking by label probabilities (one forward pass), exact scoring of multi-token choices, the
+rating scale, resume after a torn write, and no target leakage into training candidates."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from conftest import l4r
+from l4r.backends.hf import HFBackend
+from l4r.prompts import candidate_line, labels, render_prompt
+from l4r.stages import llm as stage
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_llm):
+    return HFBackend(str(tiny_llm), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def digits_engine(tmp_path_factory):
+    from l4r.tiny import build
+
+    path = build(tmp_path_factory.mktemp("digits") / "tiny", split_digits=True, seed=3)
+    return HFBackend(str(path), device="cpu")
+
+
+def full_logprobs(engine, ids):
+    with torch.no_grad():
+        return engine.model(torch.tensor([ids])).logits[0, -1].float().log_softmax(-1)
+
+
+def test_labels_are_short_and_distinct():
+    assert labels(3) == ["A", "B", "C"] and labels(53)[-2:] == ["z", "AA"]
+    assert len(set(labels(200))) == 200
+    assert candidate_line(["X (1995)", "Y"], ["A", "B"]) == "Candidate Items: A. X (1995); B. Y"
+
+
+def test_label_scoring_is_the_softmax_over_label_logits(engine):
+    texts = ["### Input:\nCandidate Items: A. Star 1; B. Night 2; C. River 3\n\n### Response:\n",
+             "### Input:\nsomething longer here about B. Night 2 and more\n\n### Response:\n"]
+    tags = ["A", "B", "C"]
+    got = engine.score(texts, ["", ""], tags)
+    for text, ans in zip(texts, got):
+        lp = full_logprobs(engine, engine.tok.encode(text, add_special_tokens=False))
+        ids = [engine.tok.encode(t, add_special_tokens=False)[0] for t in tags]
+        assert ans.probs == pytest.approx(lp[ids].softmax(-1).tolist(), abs=1e-5)
+        assert ans.prompt_tokens == len(engine.tok.encode(text, add_special_tokens=False))
+        assert ans.text == tags[max(range(3), key=ans.probs.__getitem__)]
+
+
+def test_shared_prefix_scoring_equals_scoring_each_text(engine):
+    prefix, suffixes = "Rating History: Star 1: 4; Night 2: 3", ["\nCandidate Item: River 3\n", "\nCandidate Item: King 9\n"]
+    choices = [str(i) for i in range(1, 6)]
+    shared = engine.score([prefix, prefix], suffixes, choices)
+    alone = [engine.score([prefix + s], [""], choices)[0] for s in suffixes]
+    for a, b in zip(shared, alone):
+        assert a.probs == pytest.approx(b.probs, abs=1e-4)
+
+
+def test_ten_is_scored_exactly_when_digits_split(digits_engine):
+    e = digits_engine
+    assert len(e.tok.encode("10", add_special_tokens=False)) == 2
+    text = "Predict the rating. Rating History: Star 1: 4\n\n### Response:\n"
+    choices = [str(i) for i in range(1, 11)]
+    (ans,) = e.score([text], [""], choices)
+    ids = e.tok.encode(text, add_special_tokens=False)
+    one, zero = (e.tok.encode(d, add_special_tokens=False)[0] for d in "10")
+    first, after_one = full_logprobs(e, ids), full_logprobs(e, ids + [one])
+    goes_on = [i for i in range(len(e.tok)) if e.tok.decode([i])[:1] == "0"]
+    logp = [float(first[e.tok.encode(c, add_special_tokens=False)[0]]) for c in choices]
+    logp[0] += math.log(1 - float(after_one[goes_on].exp().sum()))        # "1" and stop
+    logp[9] = float(first[one] + after_one[zero])                          # "1" then "0"
+    top = max(logp)
+    want = [math.exp(v - top) for v in logp]
+    assert ans.probs == pytest.approx([w / sum(want) for w in want], abs=1e-5)
+    assert ans.probs[9] > 0 and sum(ans.probs) == pytest.approx(1.0)
+
+
+def labelled_prompt(task, names, tag_list=None):
+    tag_list = tag_list or labels(len(names))
+    cands = [[str(i + 1), n] for i, n in enumerate(names)]
+    return {"id": f"x:{task}", "task": task, "user": "1", "split": "test", "instruction": "Pick one.",
+            "input": "Interaction History: Star 1\n" + candidate_line(names, tag_list), "query": "",
+            "candidates": cands, "labels": tag_list, "answer": "labels"}
+
+
+def test_pairwise_averages_both_orders(engine):
+    p = labelled_prompt("pairwise", ["Star 1 (1950)", "Night 2 (1951)"])
+    (rec,) = stage.rank_one(engine, [p], 1)
+    swapped = {**p, "input": "Interaction History: Star 1\n" + candidate_line(["Night 2 (1951)", "Star 1 (1950)"],
+                                                                               ["A", "B"])}
+    a = engine.score(["".join(render_prompt(p))], [""], ["A", "B"])[0].probs
+    b = engine.score(["".join(render_prompt(swapped))], [""], ["A", "B"])[0].probs
+    want = {"1": (a[0] + b[1]) / 2, "2": (a[1] + b[0]) / 2}
+    assert dict(zip(rec["items"], rec["probs"])) == pytest.approx(want, abs=1e-5)
+    assert rec["items"][0] == max(want, key=want.get) and rec["status"] == "ok"
+
+
+def test_permutations_average_cyclic_shifts(engine):
+    names = [f"Title {i}" for i in range(6)]
+    p = labelled_prompt("listwise", names)
+    assert stage.shifts(6, "listwise", 1) == [0] and stage.shifts(6, "listwise", 3) == [0, 2, 4]
+    assert stage.shifts(2, "pairwise", 1) == [0, 1] and stage.shifts(3, "listwise", 9) == [0, 1, 2]
+    (one,) = stage.rank_one(engine, [p], 1)
+    (three,) = stage.rank_one(engine, [p], 3)
+    assert sorted(one["items"]) == sorted(three["items"]) == [str(i) for i in range(1, 7)]
+    assert sum(three["probs"]) == pytest.approx(1.0, abs=1e-4)
+    mass = {}
+    for pre, suf, items in stage.variants(p, 3):
+        for item, q in zip(items, engine.score([pre + suf], [""], labels(6))[0].probs):
+            mass[item] = mass.get(item, 0) + q / 3
+    assert dict(zip(three["items"], three["probs"])) == pytest.approx(mass, abs=1e-5)
+
+
+def test_labels_need_labelled_prompts():
+    p = labelled_prompt("listwise", ["A x", "B y"])
+    bare = {k: v for k, v in p.items() if k != "labels"}
+    assert stage.how(p, "auto") == "labels" and stage.how(p, "titles") == "generate"
+    assert stage.how(bare, "auto") == "generate"
+    with pytest.raises(Exception, match="--answer labels needs labelled candidates"):
+        stage.how(bare, "labels")
+
+
+def test_generated_label_answers_are_parsed():
+    p = labelled_prompt("listwise", ["Star 1", "Night 2", "River 3"])
+    got = stage.parse_answer(p, "C; A. Star 1; Nope; A")
+    assert got["items"] == ["3", "1"] and got["hallucinated"] == 1 and got["duplicates"] == 1
+
+
+def test_torn_partial_line_is_cut_and_asked_again(tmp_path):
+    part = tmp_path / "c.jsonl.partial"
+    good = json.dumps({"id": "a", "task": "listwise", "user": "1", "text": "", "status": "ok"}) + "\n"
+    failed = json.dumps({"id": "b", "task": "listwise", "user": "2", "text": "", "status": "failed",
+                         "error": "x"}) + "\n"
+    part.write_text(good + failed + '{"id": "c", "task": "li')
+    done = stage.load_done(part)
+    assert list(done) == ["a"]                       # the failed one is asked again, the torn one too
+    assert part.read_text() == good + failed         # appending continues after the last whole line
+
+
+def test_llm_stage_ranks_labelled_prompts_end_to_end(prepared, backbone_out, tiny_llm, tmp_path):
+    prompts = tmp_path / "p.jsonl"
+    l4r("prompt", "--data", prepared, "--candidates", backbone_out / "candidates.jsonl", "--embeddings",
+        backbone_out / "embeddings.jsonl", "--split", "valid,test", "-o", prompts)
+    first = json.loads(prompts.read_text().splitlines()[0])
+    assert first["labels"] == labels(5) and "A. " in first["input"] and "letters" in first["instruction"]
+    out = tmp_path / "c.jsonl"
+    proc = l4r("llm", prompts, "--model", tiny_llm, "--permutations", "2", "-o", out)
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert recs and all(r["status"] == "ok" and len(r["items"]) == 5 and len(set(r["items"])) == 5 for r in recs)
+    assert all(r["probs"] == sorted(r["probs"], reverse=True) for r in recs)
+    stats = json.loads((tmp_path / "c.jsonl.stats.json").read_text())
+    assert stats["answer"] == {"labels": len(recs)} and stats["prompt_tokens"] > 0
+    assert stats["hallucinated"] == stats["duplicates"] == 0
+    assert "ETA" in proc.stderr
+    preds = l4r("aggregate", out, "--data", prepared, "--candidates", backbone_out / "candidates.jsonl",
+                "--utility", "score").stdout
+    assert preds.count("\n") > 0
+
+
+def test_bookcrossing_prompts_use_its_1_to_10_scale(tmp_path):
+    from raw_fixtures import root
+
+    raw = root() / "bookcrossing-tiny"
+    data = tmp_path / "data"
+    l4r("prep", "--dataset", "bookcrossing", "--raw", raw, "--out", data, "--offline", "--core", "2")
+    assert json.loads((data / "stats.json").read_text())["rating_scale"] == [1, 10]
+    l4r("backbone", "--model", "deepfm", "--data", data, "--out", tmp_path / "fm", "--hp", "epochs=2")
+    prompts = l4r("prompt", "--data", data, "--tasks", "rating", "--rating-predictions",
+                  tmp_path / "fm" / "predictions.jsonl").stdout.splitlines()
+    rec = json.loads(prompts[0])
+    assert rec["scale"] == [1, 10] and "from 1 to 10" in rec["instruction"]
+    assert stage.scale_choices(rec) == [str(i) for i in range(1, 11)]
+
+
+def test_training_candidates_come_from_a_model_without_the_target(prepared, tmp_path):
+    """The train split's candidates are the top-k of a model trained on train minus each user's last
+    item (the instruction target); retraining that model by hand gives the same lists."""
+    from l4r import data as datamod
+    from l4r.models import load_class, topk
+    from l4r.stages.backbone import without_last
+
+    out = tmp_path / "mf"
+    l4r("backbone", "--model", "mf", "--data", prepared, "--out", out, "--hp", "epochs=6", "--hp", "dim=8", "--k", "5")
+    meta = json.loads((out / "meta.json").read_text())
+    ds = datamod.load(prepared)
+    data = topk.from_dataset(ds)
+    cls = load_class("mf")
+    model, held = without_last(cls, data, meta["hp"], meta, 0)
+    assert all(h == s[:-1] for h, s in zip(held.seqs, data.seqs))
+    want = {ds.user_ids[u]: [ds.item_ids[i] for i in items] for u, items, _ in topk.rank(model, held, "valid", 5)}
+    got = {r["user"]: r["items"] for r in map(json.loads, (out / "candidates.jsonl").read_text().splitlines())
+           if r["split"] == "train"}
+    assert got == want
+    for user, items in got.items():   # the history (train minus the target) is masked, the target is not
+        assert not set(items) & {e["item"] for e in ds.train[user][:-1]}
