@@ -351,3 +351,12 @@ def test_faults_are_retried_and_a_failing_prompt_reruns(server, tmp_path, monkey
     assert all(r["status"] == "ok" for r in recs)
     everything = out.read_text() + (tmp_path / "c.jsonl.stats.json").read_text()
     assert KEY not in everything
+
+
+def test_each_answer_is_handed_over_as_it_arrives(server):
+    server.state["default"] = "sleep"
+    seen = []
+    with backend(server, concurrency=4) as b:
+        answers = b.generate([f"x item{i}" for i in range(8)], 3, each=lambda i, a: seen.append((i, a.text)))
+    assert sorted(seen) == [(i, f"echo:item{i}") for i in range(8)]
+    assert [a.text for a in answers] == [f"echo:item{i}" for i in range(8)]

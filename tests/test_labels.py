@@ -199,3 +199,28 @@ def test_training_candidates_come_from_a_model_without_the_target(prepared, tmp_
     assert got == want
     for user, items in got.items():   # the history (train minus the target) is masked, the target is not
         assert not set(items) & {e["item"] for e in ds.train[user][:-1]}
+
+
+def test_an_engine_error_marks_its_batch_failed_and_the_rerun_finishes(engine, tiny_llm, tmp_path, monkeypatch):
+    prompts = tmp_path / "p.jsonl"
+    recs = [labelled_prompt("listwise", [f"Star {u}", f"Night {u}", f"River {u}"]) for u in range(4)]
+    for u, r in enumerate(recs):
+        r["id"], r["user"] = f"test:listwise:{u}", str(u)
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    real, calls = HFBackend.score, []
+
+    def once_out_of_memory(self, prefixes, suffixes, choices):
+        calls.append(len(prefixes))
+        if len(calls) == 1:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(self, prefixes, suffixes, choices)
+
+    monkeypatch.setattr(HFBackend, "score", once_out_of_memory)
+    out = tmp_path / "c.jsonl"
+    with pytest.raises(Exception, match=r"2 of 4 prompts failed \(first: test:listwise:0: RuntimeError: CUDA out"):
+        stage.run(str(prompts), str(out), "hf", str(tiny_llm), batch_size=2)
+    assert not out.exists() and calls == [2, 2]
+    stage.run(str(prompts), str(out), "hf", str(tiny_llm), batch_size=2)
+    assert calls == [2, 2, 2]                          # the rerun asked only the failed batch
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in got] == [r["id"] for r in recs] and all(r["status"] == "ok" for r in got)

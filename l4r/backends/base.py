@@ -3,7 +3,9 @@
 A backend turns prompt texts into answers. It knows nothing of recommendation: the llm stage
 renders prompt records to text (l4r.prompts.render), batches, resumes, and parses answers.
 
-- generate(texts, max_new_tokens) -> list[Answer]: greedy decoding, one answer per text.
+- generate(texts, max_new_tokens, each=None) -> list[Answer]: greedy decoding, one answer per
+  text; engines that answer texts one by one (openai) call `each(i, answer)` as each arrives, so
+  the caller can save it at once.
 - score(prefixes, suffixes, choices) -> list[Answer]: for each (prefix, suffix) pair, the
   probability that the answer after prefix+suffix is each choice string (the labels "A".."J",
   the ratings "1".."10"), renormalised over the choices, in Answer.probs. A choice of several
@@ -40,7 +42,7 @@ class Backend:
     name = "base"
     model = ""
 
-    def generate(self, texts: list[str], max_new_tokens: int) -> list[Answer]:
+    def generate(self, texts: list[str], max_new_tokens: int, each=None) -> list[Answer]:
         raise NotImplementedError
 
     def score(self, prefixes: list[str], suffixes: list[str], choices: list[str]) -> list[Answer]:

@@ -45,7 +45,7 @@ class HFBackend(Backend):
         self._first_chars: list[str] | None = None
         log(f"llm: loaded {model} on {self.device} ({time.time() - t0:.1f}s)")
 
-    def generate(self, texts: list[str], max_new_tokens: int) -> list[Answer]:
+    def generate(self, texts: list[str], max_new_tokens: int, each=None) -> list[Answer]:
         torch = self.torch
         enc = self.tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         with torch.no_grad():

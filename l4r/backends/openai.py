@@ -41,7 +41,7 @@ import socket
 import ssl
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -158,8 +158,8 @@ class OpenAIBackend(Backend):
 
     # -- public interface --------------------------------------------------------------------------
 
-    def generate(self, texts: list[str], max_new_tokens: int) -> list[Answer]:
-        return self._map(texts, {"max_tokens": max_new_tokens})
+    def generate(self, texts: list[str], max_new_tokens: int, each=None) -> list[Answer]:
+        return self._map(texts, {"max_tokens": max_new_tokens}, each)
 
     def score(self, prefixes: list[str], suffixes: list[str], choices: list[str]) -> list[Answer]:
         texts = [p + s for p, s in zip(prefixes, suffixes, strict=True)]
@@ -214,7 +214,8 @@ class OpenAIBackend(Backend):
 
     # -- requests ----------------------------------------------------------------------------------
 
-    def _map(self, texts: list[str], params: dict) -> list[Answer]:
+    def _map(self, texts: list[str], params: dict, each=None) -> list[Answer]:
+        """Answers in input order; `each(i, answer)` is called as each one arrives."""
         if not texts:
             return []
         if self._pool is None:
@@ -222,7 +223,11 @@ class OpenAIBackend(Backend):
         call, self._calls = self._calls, self._calls + 1
         futures = [self._pool.submit(self._one, text, params, f"{self.seed}:{call}:{i}")
                    for i, text in enumerate(texts)]
+        index = {f: i for i, f in enumerate(futures)}
         try:
+            if each:
+                for f in as_completed(futures):
+                    each(index[f], f.result())
             return [f.result() for f in futures]
         except BaseException:
             for f in futures:

@@ -43,7 +43,7 @@ class VLLMBackend(Backend):
         sampling = self._vllm.SamplingParams(temperature=0, seed=self.seed, **params)
         return self.llm.generate(texts, sampling, use_tqdm=False)
 
-    def generate(self, texts: list[str], max_new_tokens: int) -> list[Answer]:
+    def generate(self, texts: list[str], max_new_tokens: int, each=None) -> list[Answer]:
         if not texts:
             return []
         answers = []

@@ -21,6 +21,7 @@ import json
 import time
 from pathlib import Path
 
+from ..backends.base import Answer
 from ..data import shard_of
 from ..errors import DataError, UsageError
 from ..io import atomic_path, dumps, log, parse_line, read_jsonl, write_jsonl
@@ -104,17 +105,24 @@ def how(prompt: dict, answer: str) -> str:
     return "generate"
 
 
-def generate_batches(engine, prompts, batch_size, max_new_tokens):
-    """Yield lists of completions, prompts sorted by length so batches pad little."""
+def generated(prompt: dict, a) -> dict:
+    if a.extra.get("error"):
+        return failed(prompt, a.extra["error"])
+    return completion(prompt, a.text, {**parse_answer(prompt, a.text), "prompt_tokens": a.prompt_tokens,
+                                       "completion_tokens": a.completion_tokens})
+
+
+def generate_batches(engine, prompts, batch_size, max_new_tokens, save=None):
+    """Yield lists of completions, prompts sorted by length so batches pad little; `save` gets each
+    completion as soon as its answer arrives (before the batch is complete)."""
     texts = {p["id"]: "".join(render_prompt(p)) for p in prompts}
     order = sorted(prompts, key=lambda p: len(texts[p["id"]]))
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
         limit = max_new_tokens or max(MAX_NEW.get(p["task"], 64) for p in batch)
-        answers = engine.generate([texts[p["id"]] for p in batch], limit)
-        yield [failed(p, a.extra["error"]) if a.extra.get("error") else
-               completion(p, a.text, {**parse_answer(p, a.text), "prompt_tokens": a.prompt_tokens,
-                                      "completion_tokens": a.completion_tokens}) for p, a in zip(batch, answers)]
+        each = (lambda i, a: save(generated(batch[i], a))) if save else None
+        answers = engine_call(batch, engine.generate, [texts[p["id"]] for p in batch], limit, each=each)
+        yield [generated(p, a) for p, a in zip(batch, answers)]
 
 
 def score_batches(engine, prompts, batch_size):
@@ -138,7 +146,7 @@ def score_batches(engine, prompts, batch_size):
 def score_one(engine, batch):
     choices = scale_choices(batch[0])
     pairs = [render_prompt(p) for p in batch]
-    answers = engine.score([a for a, _ in pairs], [b for _, b in pairs], choices)
+    answers = engine_call(batch, engine.score, [a for a, _ in pairs], [b for _, b in pairs], choices)
     out = []
     for p, ans in zip(batch, answers):
         if ans.extra.get("error"):
@@ -191,7 +199,7 @@ def rank_batches(engine, prompts, batch_size, permutations):
 def rank_one(engine, batch, permutations):
     work = [(k, v) for k, p in enumerate(batch) for v in variants(p, permutations)]
     tags = batch[0]["labels"]
-    answers = engine.score([v[0] for _, v in work], [v[1] for _, v in work], tags)
+    answers = engine_call(batch, engine.score, [v[0] for _, v in work], [v[1] for _, v in work], tags)
     mass: list[dict[str, float]] = [{} for _ in batch]
     tokens, errors = [0] * len(batch), [None] * len(batch)
     for (k, (_, _, items)), ans in zip(work, answers):
@@ -250,15 +258,20 @@ def run(prompts_path, out: str, backend: str, model: str, batch_size: int = 16, 
     t0 = time.time()
     engine = get(backend, model=model, **(options or {})) if todo else None
     fh = open(partial, "a", encoding="utf-8") if partial else None
+    saved: set[str] = set()
+
+    def save(rec: dict) -> None:
+        if fh and rec["id"] not in saved:
+            fh.write(dumps(rec).decode())
+            fh.flush()
+            saved.add(rec["id"])
+
     try:
         n = 0
-        for batch in list_batches(engine, todo, ways, batch_size, max_new_tokens, permutations):
+        for batch in list_batches(engine, todo, ways, batch_size, max_new_tokens, permutations, save):
             for rec in batch:
                 done[rec["id"]] = rec
-                if fh:
-                    fh.write(dumps(rec).decode())
-            if fh:
-                fh.flush()
+                save(rec)
             n += len(batch)
             spent = time.time() - t0
             log(f"llm: {n}/{len(todo)} prompts ({spent:.0f}s, ETA {spent / n * (len(todo) - n):.0f}s)")
@@ -297,14 +310,26 @@ def check_ids(path, prompts) -> None:
         seen[p["id"]] = n
 
 
-def list_batches(engine, todo, ways, batch_size, max_new_tokens, permutations):
+def list_batches(engine, todo, ways, batch_size, max_new_tokens, permutations, save=None):
     pick = {w: [p for p in todo if ways[p["id"]] == w] for w in ("generate", "labels", "scale")}
     if pick["generate"]:
-        yield from generate_batches(engine, pick["generate"], batch_size, max_new_tokens)
+        yield from generate_batches(engine, pick["generate"], batch_size, max_new_tokens, save)
     if pick["labels"]:
         yield from rank_batches(engine, pick["labels"], batch_size, permutations)
     if pick["scale"]:
         yield from score_batches(engine, pick["scale"], batch_size)
+
+
+def engine_call(prompts, call, *args, **kwargs):
+    """`call(*args)`; an engine's RuntimeError on this batch (out of memory, a CUDA fault) becomes an
+    answer with the error for each prompt, so the run goes on, the batch is recorded failed, the
+    run exits non-zero at the end and a rerun asks those prompts again."""
+    try:
+        return call(*args, **kwargs)
+    except RuntimeError as exc:
+        error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        log(f"llm: a batch of {len(prompts)} prompts failed: {error}")
+        return [Answer("", extra={"error": error}) for _ in range(len(args[0]))]
 
 
 def dry_run_report(backend, model, todo, options, ways) -> dict:
