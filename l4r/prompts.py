@@ -27,15 +27,6 @@ def render_prompt(rec: dict) -> tuple[str, str]:
 
 # --- the recommendation prompts (paper Figure 2; P1 and P2 of 4.2) -------------------------------
 
-def nouns(dataset: str) -> tuple[str, str]:
-    name = dataset.lower()
-    if name.startswith("ml") or "movie" in name:
-        return "movie", "movies"
-    if "book" in name:
-        return "book", "books"
-    return "item", "items"
-
-
 def titles(ds, items) -> str:
     return "; ".join(ds.title(i) for i in items)
 
@@ -79,7 +70,7 @@ class Templates:
     def __init__(self, ds, similar: dict[str, str] | None = None, history: int = 10, scale=(1, 5),
                  answer: str = "labels"):
         self.ds, self.similar, self.history = ds, similar or {}, history
-        self.noun, self.plural = nouns(ds.stats.get("dataset", ""))
+        self.noun, self.plural = ds.stats.get("nouns") or ("item", "items")   # prep writes the dataset's
         self.scale = scale
         self.answer = answer
 

@@ -400,7 +400,7 @@ def test_archives_unpack_outside_raw_even_on_failure(tmp_path):
     zip_ml100k(raw / "ml-100k.zip")
     stats = prep.run("ml-100k", raw, tmp_path / "d", offline=True)
     assert stats["split_hash"] == "90d1a02c38528daf"
-    assert stats["dataset"] == f"ml-100k (ml-100k files in {raw / 'ml-100k.zip'})"
+    assert stats["dataset"] == "ml-100k" and stats["source"] == f"ml-100k files in {raw / 'ml-100k.zip'}"
     assert listing(raw) == ["ml-100k.zip"]
     zip_ml100k(raw / "ml-100k.zip", "1\t999\t9\t1\n")
     with pytest.raises(DataError) as err:    # named inside the archive: the unpacked copy is gone

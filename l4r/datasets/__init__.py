@@ -1,7 +1,8 @@
 """Readers that turn a dataset's original files into interaction, item and user records.
 
-Each reader is `read(folder, scale=None) -> Raw` and lives in its own module; `READERS` names them.
-`scale` is the [low, high] a rating must lie in (prep passes its SCALES entry). What a reader does
+Each reader is `read(folder, scale=None) -> Raw` and lives in its own module with its `SPEC` (what
+prep and the prompts need to know: files, archive, rating scale, nouns, defaults); `READERS` names
+them and `spec(name)` gives a dataset's spec. `scale` is the [low, high] a rating must lie in. What a reader does
 with bad input is the policy in docs/input-policy.md: clean formats raise DataError(file, line,
 field), BookCrossing's dirty rows are skipped and counted in Raw.skipped / Raw.repaired.
 """
@@ -21,6 +22,18 @@ class Raw:
     users: list[dict]
     skipped: dict[str, int] = field(default_factory=dict)   # reason -> count of dirty rows skipped
     repaired: dict[str, int] = field(default_factory=dict)  # reason -> count of dirty fields fixed or blanked
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A dataset as prep and the prompts see it; code reads these fields, never the name's spelling."""
+    name: str
+    files: str                                  # what to put in --raw (for messages)
+    nouns: tuple[str, str] = ("item", "items")  # what prompts call an item: movie/movies, book/books
+    scale: tuple[int, int] | None = None        # the ratings' scale; None: the integer range observed
+    archive: str | None = None                  # the official archive's file name
+    url: str | None = None
+    defaults: dict = field(default_factory=dict)  # prep's defaults (paper 5.1.1: BookCrossing min_rating, core)
 
 
 READERS = {
@@ -115,6 +128,13 @@ def latin1_lines(path):
 
 def no_rows(path) -> DataError:
     return DataError("no interactions: the file has no data lines", str(path))
+
+
+def spec(name: str) -> Spec:
+    """The spec of dataset `name` (csv and jsonl share a reader and differ only in name)."""
+    import dataclasses
+
+    return dataclasses.replace(reader(name).SPEC, name=name)
 
 
 def reader(name: str):

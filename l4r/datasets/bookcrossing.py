@@ -29,10 +29,13 @@ from pathlib import Path
 
 from ..errors import DataError, UsageError
 from ..io import log
-from . import Raw, find
+from . import Raw, Spec, find
 
 URL = "http://www2.informatik.uni-freiburg.de/~cziegler/BX/BX-CSV-Dump.zip"
 FILES = ("BX-Book-Ratings.csv", "BX-Books.csv", "BX-Users.csv")
+# paper 5.1.1: ratings 1-10 (0 is BX's implicit "interaction", dropped by min_rating) in a 5-core
+SPEC = Spec("bookcrossing", "BX-Book-Ratings.csv, BX-Books.csv, BX-Users.csv (each may be .gz; or BX-CSV-Dump.zip)",
+            ("book", "books"), (1, 10), "BX-CSV-Dump.zip", URL, {"min_rating": 1.0, "core": 5})
 # md5 of each original (uncompressed) CSV of the dump: checks a download whose archive has no published sum
 FILE_MD5 = {"BX-Book-Ratings.csv": "7ab62f5bddcc82f47cbed0615530805a",
        "BX-Books.csv": "9677a949b798e73183459863aabe5e84",

@@ -24,10 +24,11 @@ import orjson
 
 from ..errors import DataError, UsageError
 from ..io import text_lines
-from . import Raw, check_rating, first_time, no_rows, non_negative_int, to_number
+from . import Raw, Spec, check_rating, first_time, no_rows, non_negative_int, to_number
 
 DEFAULTS = {"user": "user", "item": "item", "rating": "rating", "time": "timestamp", "title": "title"}
 SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".json")
+SPEC = Spec("csv", "the interaction table (or its folder)")
 
 
 def table_file(folder: Path, stem: str) -> Path | None:

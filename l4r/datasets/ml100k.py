@@ -11,11 +11,12 @@ import re
 from pathlib import Path
 
 from ..errors import DataError
-from . import Raw, check_rating, first_time, latin1_lines, no_rows, non_negative_int, to_int
+from . import Raw, Spec, check_rating, first_time, latin1_lines, no_rows, non_negative_int, to_int
 
 FILES = ("u.data", "u.item", "u.user")
 URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 MD5 = "0e33842e24a9c977be4e0107933c0723"
+SPEC = Spec("ml-100k", "u.data, u.item, u.user (or ml-100k.zip)", ("movie", "movies"), (1, 5), "ml-100k.zip", URL)
 YEAR = re.compile(r"\((\d{4})\)\s*$")
 
 

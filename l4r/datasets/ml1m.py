@@ -14,11 +14,13 @@ import re
 from pathlib import Path
 
 from ..errors import DataError, UsageError
-from . import Raw, check_rating, find, first_time, latin1_lines, no_rows, non_negative_int, to_int
+from . import Raw, Spec, check_rating, find, first_time, latin1_lines, no_rows, non_negative_int, to_int
 
 URL = "https://files.grouplens.org/datasets/movielens/ml-1m.zip"
 MD5 = "c4d9eecfca2ab87c1945afe126590906"
 FILES = ("ratings.dat", "movies.dat", "users.dat")
+SPEC = Spec("ml-1m", "ratings.dat (or ratings.dat.gz), movies.dat, users.dat (or ml-1m.zip)", ("movie", "movies"),
+            (1, 5), "ml-1m.zip", URL)
 YEAR = re.compile(r"\((\d{4})\)\s*$")
 AGES = {1: "under 18", 18: "18-24", 25: "25-34", 35: "35-44", 45: "45-49", 50: "50-55", 56: "56+"}
 OCCUPATIONS = ["other", "academic/educator", "artist", "clerical/admin", "college/grad student",

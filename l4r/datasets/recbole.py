@@ -14,11 +14,12 @@ from pathlib import Path
 
 from ..errors import DataError, UsageError
 from ..io import text_lines
-from . import Raw, check_rating, first_time, no_rows, non_negative_int, to_number
+from . import Raw, Spec, check_rating, first_time, no_rows, non_negative_int, to_number
 
 TITLE = ("movie_title", "title", "book_title", "name")
 YEAR = ("release_year", "year", "year_of_publication")
 GENRES = ("class", "genre", "genres", "categories")
+SPEC = Spec("recbole", "DATASET.inter (and .item, .user) atomic files", scale=(1, 5))
 
 
 def _table(path: Path):

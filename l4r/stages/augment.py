@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import data as datamod
 from ..data import unseen
 from ..io import log, read_jsonl, write_jsonl
-from ..prompts import Templates, nouns
+from ..prompts import Templates
 
 ATTRIBUTES = {
     "movie": (["director", "star"], [
@@ -75,7 +75,7 @@ def popular_items(ds, n: int) -> list[str]:
 
 
 def attribute_prompts(ds, items):
-    noun = nouns(ds.stats.get("dataset", ""))[0]
+    noun = (ds.stats.get("nouns") or ["item"])[0]
     fields, examples = ATTRIBUTES.get(noun, ATTRIBUTES["movie"])
     shots = "\n\n".join(f"Title: {t}\n" + "\n".join(f"{f.capitalize()}: {a[f]}" for f in fields) for t, a in examples)
     ins = (f"Provide the missing attributes of the {noun} ({', '.join(fields)}), one per line as in the "

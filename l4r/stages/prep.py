@@ -17,17 +17,17 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from ..datasets import Raw, fetch, reader
+from ..datasets import READERS, Raw, fetch, reader, spec
 from ..errors import DataError, UsageError
 from ..io import atomic_path, log, write_jsonl
 from ..split import check_protocol, leave_one_out, random_order, short_users, split_hash
 
 
 DEFAULT_RAW = Path("data/raw")
-ARCHIVES = {"ml-1m": "ml-1m.zip", "bookcrossing": "BX-CSV-Dump.zip"}
-WHAT = {"ml-100k": "u.data, u.item, u.user (or ml-100k.zip)",
-        "ml-1m": "ratings.dat (or ratings.dat.gz), movies.dat, users.dat (or ml-1m.zip)",
-        "bookcrossing": "BX-Book-Ratings.csv, BX-Books.csv, BX-Users.csv (each may be .gz; or BX-CSV-Dump.zip)"}
+
+
+def downloadable() -> list[str]:
+    return [n for n in READERS if spec(n).url]
 
 
 def raw_folder(dataset: str, raw: Path | None, download: bool, offline: bool) -> tuple[Path, bool]:
@@ -37,8 +37,8 @@ def raw_folder(dataset: str, raw: Path | None, download: bool, offline: bool) ->
     raw = default if raw is None else raw
     if download and offline:
         raise UsageError("--download and --offline contradict each other")
-    if download and dataset not in WHAT:
-        raise UsageError(f"--download: prep can download {', '.join(WHAT)}, not {dataset}")
+    if download and not spec(dataset).url:
+        raise UsageError(f"--download: prep can download {', '.join(downloadable())}, not {dataset}")
     named = raw.resolve() != default.resolve()
     if named and not download and not raw.exists():
         raise UsageError(f"{raw}: no such file or folder; {what_to_put(dataset)}")
@@ -46,8 +46,8 @@ def raw_folder(dataset: str, raw: Path | None, download: bool, offline: bool) ->
 
 
 def what_to_put(dataset: str) -> str:
-    if dataset in WHAT:
-        return f"put {WHAT[dataset]} there, or pass --download to fetch them into it"
+    if spec(dataset).url:
+        return f"put {spec(dataset).files} there, or pass --download to fetch them into it"
     if dataset in ("csv", "jsonl"):
         return "pass the interaction table (or its folder) as --raw"
     return f"put the original {dataset} files there"
@@ -66,7 +66,7 @@ def unpack(archive: Path, tmp: Path, dataset: str, present) -> Path:
     fetch.unzip(archive, tmp / archive.stem)
     folder = find_in(tmp / archive.stem, dataset, present, deep=True)
     if not folder:
-        raise UsageError(f"{archive}: the archive holds no {WHAT[dataset]}")
+        raise UsageError(f"{archive}: the archive holds no {spec(dataset).files}")
     return folder
 
 
@@ -93,7 +93,7 @@ def locate_ml100k(raw: Path, may_fetch: bool, tmp: Path) -> tuple[str, Path, str
         copy = fetch.recbole_copy("ml-100k", raw)
         if copy:
             return "recbole", copy, str(copy)
-    raise UsageError(f"{raw}: no ML-100K files; put {WHAT['ml-100k']} there"
+    raise UsageError(f"{raw}: no ML-100K files; put {spec('ml-100k').files} there"
                      + ("" if may_fetch else ", or let prep download them (see --download)"))
 
 
@@ -112,8 +112,8 @@ def locate_download(dataset: str, raw: Path, may_fetch: bool, tmp: Path) -> tupl
     folder = find_in(raw, dataset, mod.present)
     if folder:
         return dataset, folder, str(folder)
-    archive = raw / ARCHIVES[dataset]
-    where = f"put {WHAT[dataset]} in {raw} (official home: {mod.URL.rsplit('/', 1)[0]}/)"
+    archive = raw / spec(dataset).archive
+    where = f"put {spec(dataset).files} in {raw} (official home: {mod.URL.rsplit('/', 1)[0]}/)"
     if not archive.exists():
         if not may_fetch:
             raise UsageError(f"{raw}: no {dataset} files; {where}")
@@ -133,7 +133,7 @@ def locate(dataset: str, raw: Path, may_fetch: bool, tmp: Path) -> tuple[str, Pa
     """(reader name, path of the original files, where they came from); archives unpack into `tmp`."""
     if dataset == "ml-100k":
         return locate_ml100k(raw, may_fetch, tmp)
-    if dataset in ARCHIVES:
+    if spec(dataset).url:
         return locate_download(dataset, raw, may_fetch, tmp)
     if not raw.exists():
         raise UsageError(f"{raw}: no such file or folder; {what_to_put(dataset)}")
@@ -160,16 +160,11 @@ def core_filter(inter: list[dict], k: int) -> list[dict]:
     return inter
 
 
-# paper 5.1.1: BookCrossing keeps explicit ratings (1-10; 0 is BX's implicit "interaction") in a 5-core
-DEFAULTS = {"bookcrossing": {"min_rating": 1.0, "core": 5}}
-# the rating scale prompts, scoring and aggregation use (paper 5.1.1: BookCrossing rates 1-10)
-SCALES = {"ml-100k": [1, 5], "ml-1m": [1, 5], "recbole": [1, 5], "bookcrossing": [1, 10]}
-
-
-def rating_scale(name: str, inter: list[dict]) -> list[int] | None:
-    """[low, high] of the dataset's ratings: the format's own scale, else the integer range observed."""
-    if name in SCALES:
-        return SCALES[name]
+def rating_scale(dataset: str, inter: list[dict]) -> list[int] | None:
+    """[low, high] of the dataset's ratings (prompts, scoring and aggregation use it): the format's
+    own scale (BookCrossing 1-10, paper 5.1.1), else the integer range observed."""
+    if spec(dataset).scale:
+        return list(spec(dataset).scale)
     values = [r["rating"] for r in inter if r.get("rating") is not None]
     if not values:
         return None
@@ -181,7 +176,7 @@ def rating_scale(name: str, inter: list[dict]) -> list[int] | None:
 def stats_of(raw: Raw, inter, train, valid, test, source: str, settings: dict) -> dict:
     users = {r["user"] for r in inter}
     items = {r["item"] for r in inter}
-    return {"dataset": source, "users": len(users), "items": len(items), "interactions": len(inter),
+    return {**source, "users": len(users), "items": len(items), "interactions": len(inter),
             "density": round(len(inter) / max(1, len(users) * len(items)), 6),
             "train": len(train), "valid": len(valid), "test": len(test),
             "short_users": short_users(train, valid, test),
@@ -206,12 +201,12 @@ def read_raw(name: str, folder: Path, options: dict | None) -> Raw:
     if name in ("csv", "jsonl"):
         opts = dict(options or {})
         return mod.read(folder, opts.pop("columns", None), forced=name if name == "jsonl" else None,
-                        scale=SCALES.get(name), **opts)
+                        scale=spec(name).scale, **opts)
     opts = options or {}
     if any((opts.get("columns") or {}).values()) or any(opts.get(k) for k in ("items", "users", "sep")):
         raise UsageError("--user-col, --item-col, --rating-col, --time-col, --title-col, --items, --users and --sep "
                          "are for --dataset csv or jsonl")
-    return mod.read(folder, scale=SCALES.get(name))
+    return mod.read(folder, scale=spec(name).scale)
 
 
 def run(dataset: str, raw: Path | None, out: Path, offline: bool = False, min_rating: float | None = None,
@@ -226,7 +221,7 @@ def run(dataset: str, raw: Path | None, out: Path, offline: bool = False, min_ra
             data = read_raw(name, folder, options)
         except DataError as exc:
             raise in_archive(exc, Path(tmp), source) from None
-    defaults = DEFAULTS.get(dataset, {})
+    defaults = spec(dataset).defaults
     min_rating = defaults.get("min_rating") if min_rating is None else min_rating
     core = defaults.get("core", 0) if core is None else core
     inter = data.interactions
@@ -244,8 +239,9 @@ def run(dataset: str, raw: Path | None, out: Path, offline: bool = False, min_ra
     items += [{"item": i, "title": f"item {i}", "year": None, "genres": [], "attrs": {}} for i in sorted(used - known)]
     users_used = {r["user"] for r in inter}
     settings = {"min_rating": min_rating, "core": core, "order": ordered,
-                "rating_scale": rating_scale(name, inter)}
-    stats = stats_of(data, inter, train, valid, test, f"{dataset} ({name} files in {source})", settings)
+                "rating_scale": rating_scale(dataset, inter), "nouns": list(spec(dataset).nouns)}
+    where = {"dataset": dataset, "source": f"{name} files in {source}"}
+    stats = stats_of(data, inter, train, valid, test, where, settings)
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "items.jsonl", items)
     write_jsonl(out / "users.jsonl", [u for u in data.users if u["user"] in users_used])
