@@ -63,7 +63,7 @@ test:
 
 # 1. data: leave-one-out split
 $(O)/data/stats.json:
-	$(T) prep -- $(L4R) prep --dataset $(DATASET) --raw $(RAW) --out $(O)/data > /dev/null
+	$(T) prep -- $(L4R) prep --dataset $(DATASET) --raw $(RAW) --out $(O)/data --seed $(SEED) > /dev/null
 
 # 2. the conventional backbone (Base)
 ifndef PREV   # (in a later round of ROUNDS, "base" is the previous round's augmented backbone: experiment.mk)

@@ -14,6 +14,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="l4r: Llama4Rec (LLM-augmented recommendation) as JSONL stages. "
                        "Each command reads and writes JSONL; `-` is stdin/stdout; .gz is transparent.")
 
+SEED = typer.Option(0, "--seed", help="random seed: the same seed and inputs give the same output")
 DATA = typer.Option(Path("out/ml-100k/data"), "--data", "-d", help="prepared dataset folder (from `l4r prep`)")
 
 ANSWER = typer.Option("labels", help="labels: candidates shown as `A. title`, the LLM ranks by its label "
@@ -105,7 +106,7 @@ def backbone(model: str = typer.Option("mf", "--model", "-m", help="mf, lightgcn
              data: Path = DATA,
              out: Path = typer.Option(..., "--out", "-o", help="folder for candidates.jsonl, embeddings.jsonl, model.pt"),
              k: int = typer.Option(10, "--k", help="k': candidates kept per user"),
-             seed: int = typer.Option(0),
+             seed: int = SEED,
              hp: list[str] = typer.Option([], "--hp", help="hyper-parameter key=value (repeatable), e.g. --hp dim=64"),
              extra: Optional[Path] = typer.Option(None, help="augmentation file: triple records (direct), "
                                                   "or attribute records (rating)"),
@@ -141,7 +142,7 @@ def instruct(data: Path = DATA,
              augment: bool = typer.Option(True, "--augment/--no-augment", help="prompt augmentation (off: IFT)"),
              history: int = typer.Option(10, help="most recent history items shown"),
              answer: str = ANSWER,
-             seed: int = typer.Option(0),
+             seed: int = SEED,
              out: str = typer.Option("-", "--out", "-o", help="output JSONL (- for stdout)")):
     """Build instruction-tuning data (instruction records) from the training split only."""
     from .errors import UsageError
@@ -184,7 +185,7 @@ def prompt(data: Path = DATA,
            history: int = typer.Option(10, help="most recent history items shown"),
            shard: Optional[str] = typer.Option(None, help="K/N: keep only shard K of N (by user)"),
            answer: str = ANSWER,
-           seed: int = typer.Option(0),
+           seed: int = SEED,
            out: str = typer.Option("-", "--out", "-o", help="output JSONL (- for stdout)")):
     """Build test-time prompts (prompt records) with similar-user and backbone-prediction augmentation."""
     from .errors import UsageError
@@ -208,7 +209,7 @@ def finetune(instructions: str = typer.Argument("-", help="instruction records (
              micro_batch: int = typer.Option(4, help="examples per process per forward pass"),
              max_len: int = typer.Option(2048, help="context length; longer inputs lose their left part"),
              warmup: int = typer.Option(50, help="linear warm-up steps before the cosine decay"),
-             seed: int = typer.Option(0),
+             seed: int = SEED,
              max_steps: Optional[int] = typer.Option(None, help="stop after N optimizer steps"),
              sample: Optional[int] = typer.Option(None, help="train on a seeded sample of N instructions"),
              save_every: Optional[int] = typer.Option(None, help="DeepSpeed checkpoint every N steps"),
@@ -325,7 +326,7 @@ def augment(task: str = typer.Option("direct", help="direct (triples), sequentia
             pairs: int = typer.Option(1, help="direct: item pairs per user"),
             options: int = typer.Option(10, help="sequential: unseen items offered per user"),
             batch_size: int = typer.Option(16),
-            seed: int = typer.Option(0),
+            seed: int = SEED,
             emit_prompts: bool = typer.Option(False, help="only write the prompt records (run them elsewhere)"),
             completions: Optional[Path] = typer.Option(None, help="completion records made elsewhere"),
             base_url: Optional[str] = typer.Option(None, help="openai: endpoint base URL"),

@@ -37,6 +37,7 @@ from torch import nn
 from .. import data as datamod
 from ..errors import DataError, UsageError
 from ..io import atomic_path, log, read_jsonl, save_torch, write_jsonl
+from ..seeding import seed_all
 
 MISSING = {"", "unknown", "n/a", "na", "none", "null", "nan", "-", "?", "not available"}
 AGE_EDGES = [18, 25, 35, 45, 50, 56]                      # MovieLens-1M age groups
@@ -437,8 +438,7 @@ def run(model_name: str, data_dir, out, seed: int = 0, hp: dict | None = None, a
     from . import load_class
 
     data_dir, out = Path(data_dir), Path(out)
-    torch.manual_seed(seed)
-    np.random.seed(seed)
+    seed_all(seed)
     ds = datamod.load(data_dir)
     check_ratings(data_dir, ds)
     aug = read_attributes(attrs) if attrs else {}
@@ -508,7 +508,7 @@ def without_last(cls, enc, mean, params, feats, ds, valid, info, bounds, seed):
     train = [r for u in ds.user_ids for r in ds.train.get(u, [])[:-1]]
     if not train or not info.get("best_epoch"):
         return None
-    torch.manual_seed(seed)
+    seed_all(seed)
     model = cls(enc, mean=mean, **params)
     x, y = tensors(feats, train)
     log(f"rating: the train-split model: train minus each user's last rating, {info['best_epoch']} epochs")

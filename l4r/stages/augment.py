@@ -22,6 +22,7 @@ from .. import data as datamod
 from ..data import unseen
 from ..io import log, read_jsonl, write_jsonl
 from ..prompts import Templates
+from ..seeding import rng as seeded
 
 ATTRIBUTES = {
     "movie": (["director", "star"], [
@@ -43,7 +44,7 @@ def sample_users(ds, n: int, rng) -> list[str]:
 
 def direct_prompts(ds, tpl, users, pairs, seed):
     for user in users:
-        rng = random.Random(f"{seed}:direct:{user}")
+        rng = seeded(seed, "direct", user)
         for k in range(pairs):
             pair = unseen(ds, user, rng, 2)
             if len(pair) < 2:
@@ -55,7 +56,7 @@ def direct_prompts(ds, tpl, users, pairs, seed):
 
 def sequential_prompts(ds, tpl, users, options, seed):
     for user in users:
-        rng = random.Random(f"{seed}:sequential:{user}")
+        rng = seeded(seed, "sequential", user)
         shown = unseen(ds, user, rng, options)
         hist = [e["item"] for e in ds.train[user]]
         ins, inp, _ = tpl.sequential(user, "train", shown, hist)
@@ -122,7 +123,7 @@ def to_sequences(ds, completions, seed):
     for user in ds.user_ids:
         seq = [e["item"] for e in ds.train.get(user, [])]
         if user in chosen and seq:
-            pos = random.Random(f"{seed}:insert:{user}").randint(0, len(seq) - 1)   # keep the last item last
+            pos = seeded(seed, "insert", user).randint(0, len(seq) - 1)   # keep the last item last
             seq = seq[:pos] + [chosen[user]] + seq[pos:]
         yield {"user": user, "items": seq}
 

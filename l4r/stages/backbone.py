@@ -18,6 +18,7 @@ from .. import data as datamod
 from ..errors import UsageError
 from ..io import atomic_path, log, read_jsonl, save_torch, write_jsonl
 from ..models import family, load_class
+from ..seeding import seed_all
 
 SPLITS = ("train", "valid", "test")
 
@@ -87,17 +88,6 @@ def check_hp(model_name: str, cls, hp: dict) -> dict:
                                  f"e.g. {example or '64,32'}")
         out[key] = value
     return out
-
-
-def seed_all(seed: int) -> None:
-    import random
-
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def run(model_name: str, data_dir: Path, out: Path, k: int = 10, seed: int = 0, hp: dict | None = None,

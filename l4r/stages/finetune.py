@@ -32,6 +32,7 @@ from pathlib import Path
 from ..errors import DataError, UsageError
 from ..io import atomic_path, log, read_jsonl
 from ..prompts import render
+from ..seeding import seed_all
 
 IGNORE = -100
 CONFIG_NAME = "zero3.json"
@@ -301,8 +302,7 @@ def _run(instructions, model_name, out, lr, epochs, batch_size, micro_batch, max
         raise UsageError("with several processes give the instructions as a file, not stdin")
     cfg = fill_config(cfg, micro_batch, batch_size, world, on_gpu)
     say = log if rank == 0 else (lambda *a: None)
-    torch.manual_seed(seed)
-    random.seed(seed)
+    seed_all(seed)
 
     import deepspeed
     from torch.utils.data import DataLoader, DistributedSampler

@@ -29,6 +29,7 @@ from .. import data as datamod
 from ..data import held_out, load_candidates, load_rating_predictions, unseen
 from ..io import log
 from ..prompts import Templates, fmt_rating
+from ..seeding import rng as seeded
 from ..similar import load as load_similar
 
 TASKS = ("listwise", "pointwise", "pairwise", "sequential", "rating")
@@ -89,7 +90,7 @@ def run(data_dir: Path, candidates: Path | None, embeddings: Path | None, tasks:
             f"lists (mean rank {where['mean_rank']})")
     out = []
     for task in tasks:
-        rng = random.Random(f"{seed}:{task}")
+        rng = seeded(seed, task)
         made = [r for u in users if (r := build(ds, tpl, u, task, rng, cands, preds, augment))]
         if per_task and len(made) > per_task:
             made = rng.sample(made, per_task)

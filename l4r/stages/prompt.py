@@ -16,13 +16,13 @@ work shrinks to those users. The skip reads the held-out item; it only ever save
 """
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 from .. import data as datamod
 from ..data import load_candidates, load_rating_predictions, shard_of
 from ..io import log
 from ..prompts import Templates
+from ..seeding import rng
 from ..similar import load as load_similar
 
 
@@ -38,7 +38,7 @@ def topk_prompts(ds, tpl, cands, split, tasks, augment, reachable_only, seed):
             continue
         if target is not None and target["item"] in order:
             ranks.append(order.index(target["item"]) + 1)
-        shown = random.Random(f"{seed}:{user}").sample(order, len(order))
+        shown = rng(seed, user).sample(order, len(order))
         scale = list(tpl.scale)
         if "listwise" in tasks:
             ins, inp, _ = tpl.listwise(user, split, shown, order, augment)
