@@ -168,7 +168,7 @@ $(B)/pred-ift.jsonl: $(B)/completions-ift.jsonl $(DEP_IFT)
 $(B)/pred-l4r.jsonl: $(B)/completions-l4r.jsonl $(DEP_L4R)
 	$(T) aggregate-l4r -- $(L4R) aggregate $< --data $(O)/data $(AGG_L4R) $(ARGS_L4R) -o $@
 $(B)/selected-%.args: $(B)/completions-%.jsonl
-	$(PY) -m l4r.select $< --data $(O)/data $(SEL_$*) --grid $(B)/grid-$*.jsonl \
+	$(L4R) select $< --data $(O)/data $(SEL_$*) --grid $(B)/grid-$*.jsonl \
 	  --selected $(B)/selected-$*.json --args $@
 
 # 8. evaluation on the test split, over all users
@@ -176,7 +176,7 @@ $(B)/metrics-%.jsonl: $(B)/pred-%.jsonl
 	$(L4R) eval $< --data $(O)/data --split test $(EVAL_K) --per-user $(B)/per-user-$*.jsonl > $@
 RESULTS := base ift l4r $(if $(filter rating,$(TASK)),ift-greedy l4r-greedy)
 $(B)/results.md: $(foreach m,$(RESULTS),$(B)/metrics-$(m).jsonl)
-	$(PY) -m l4r.report --dataset $(DATASET) --backbone $(BACKBONE) --dir $(B) --timings $(TIMINGS) > $@
+	$(L4R) report --dataset $(DATASET) --backbone $(BACKBONE) --dir $(B) --timings $(TIMINGS) > $@
 
 clean:
 	rm -rf $(O)

@@ -38,7 +38,7 @@ experiment: $(O)/report.md
 	@echo "wrote $(O)/report.md" >&2
 
 $(O)/report.md: $(foreach c,$(MAIN_CELLS) $(SCALE_CELLS),$(E)/$(c)/cell.done)
-	$(PY) -m l4r.experiment report --dir $(E) --dataset $(DATASET) --figures $(E)/figures > $@
+	$(L4R) report --study --dir $(E) --dataset $(DATASET) --figures $(E)/figures > $@
 
 # one main cell: scenario/backbone/s<seed>
 define MAIN_RULE

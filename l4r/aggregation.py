@@ -13,6 +13,11 @@ lowest U_llm of the list).
 from __future__ import annotations
 
 import math
+from pathlib import Path
+
+from .data import load_candidates, load_rating_predictions
+from .errors import UsageError
+from .io import log
 
 
 def long_tail(n: int) -> float:
@@ -58,3 +63,73 @@ def merge_topk(backbone: list[str], llm_order: list[str] | None, alpha: float, c
 
 def merge_rating(u_llm: float | None, u_rec: float, alpha: float) -> float:
     return u_rec if u_llm is None else alpha * u_llm + (1 - alpha) * u_rec
+
+
+
+def llm_orders(completions, mode: str, split: str) -> dict[str, tuple[list[str], dict[str, float] | None]]:
+    """user -> (the LLM's ranking of its candidates, its own score per item or None): listwise
+    answers (log p when ranked by label probabilities), or pointwise expected ratings."""
+    out = {}
+    if mode == "listwise":
+        for c in completions:
+            if c["task"] == "listwise" and c.get("split", split) == split and c["status"] == "ok":
+                probs = c.get("probs")
+                util = {i: math.log(max(p, 1e-12)) for i, p in zip(c["items"], probs)} if probs else None
+                out[c["user"]] = (c["items"], util)
+        return out
+    scores: dict[str, list[tuple[float, str]]] = {}
+    for c in completions:
+        if c["task"] == "pointwise" and c.get("split", split) == split and c["status"] == "ok":
+            value = c.get("expected") if c.get("expected") is not None else c.get("rating")
+            scores.setdefault(c["user"], []).append((value, c["item"]))
+    return {u: ([item for _, item in sorted(v, key=lambda t: -t[0])], {item: value for value, item in v})
+            for u, v in scores.items()}
+
+
+def not_ok(completions, task: str, split: str) -> dict[str, int]:
+    """Completions of this task and split that give no answer, by status (unparseable, failed, ...)."""
+    counts: dict[str, int] = {}
+    for c in completions:
+        if c["task"] == task and c.get("split", split) == split and c["status"] != "ok":
+            counts[c["status"]] = counts.get(c["status"], 0) + 1
+    return counts
+
+
+def run_topk(ds, completions, candidates: Path, split, mode, alpha1, alpha2, scheme, c, say=log,
+             utility: str = "position"):
+    cands = load_candidates(candidates, split, ds)
+    orders = llm_orders(completions, mode, split)
+    if utility == "score" and any(u is None for _, u in orders.values()):
+        raise UsageError("--utility score needs the LLM's probabilities (completions from `l4r llm` ranking by "
+                         "labels, or pointwise); these were generated: use --utility position")
+    alpha = alphas({u: ds.n_interactions(u) for u in ds.user_ids}, alpha1, alpha2, scheme)
+    missing = 0
+    for user in ds.user_ids:
+        if user not in cands:
+            continue
+        order, util = orders.get(user, (None, None))
+        missing += order is None
+        items, scores = merge_topk(cands[user], order, alpha[user], c, util if utility == "score" else None)
+        yield {"user": user, "items": items, "scores": scores, "split": split}
+    bad = not_ok(completions, mode, split)
+    say(f"aggregate: {len(orders)} users re-ranked by the LLM ({mode}, {scheme}, utility {utility}); {missing} "
+        f"kept the backbone order" + (f" (LLM answers without a ranking: {bad})" if bad else ""))
+
+
+def run_rating(ds, completions, predictions: Path, split, alpha1, alpha2, scheme, use, say=log):
+    preds = load_rating_predictions(predictions, split)
+    llm = {(c["user"], c["item"]): c.get(use) if c.get(use) is not None else c.get("rating")
+           for c in completions if c["task"] == "rating" and c.get("split", split) == split and c["status"] == "ok"}
+    alpha = alphas({u: ds.n_interactions(u) for u in ds.user_ids}, alpha1, alpha2, scheme)
+    missing = 0
+    for user in ds.user_ids:
+        target = ds.target(user, split)
+        if target is None or (user, target["item"]) not in preds:
+            continue
+        u_llm = llm.get((user, target["item"]))
+        missing += u_llm is None
+        yield {"user": user, "item": target["item"], "split": split,
+               "rating": round(merge_rating(u_llm, preds[(user, target["item"])], alpha[user]), 5)}
+    bad = not_ok(completions, "rating", split)
+    say(f"aggregate: rating ({scheme}); {missing} held-out ratings without an LLM answer kept the backbone's"
+        + (f" (LLM answers without a rating: {bad})" if bad else ""))

@@ -315,6 +315,57 @@ def aggregate(completions: str = typer.Argument("-", help="completion records (-
                                scheme, c, use, utility))
 
 
+@app.command(epilog="Example: l4r select completions.jsonl --data out/ml-100k/data --candidates cands.jsonl "
+                    "--modes listwise,pointwise --grid grid.jsonl --selected selected.json --args selected.args")
+def select(completions: Path = typer.Argument(..., help="completion records of the valid and test prompts"),
+           data: Path = DATA,
+           task: str = typer.Option("topk", help="topk or rating"),
+           modes: str = typer.Option("listwise", help="top-k: comma list of listwise, pointwise"),
+           candidates: Optional[Path] = typer.Option(None, help="backbone candidates (top-k)"),
+           predictions: Optional[Path] = typer.Option(None, help="rating backbone predictions (rating)"),
+           scheme: str = typer.Option("adaptive", help="adaptive (alphas, mode, utility) or llm (mode only: IFT)"),
+           criterion: Optional[str] = typer.Option(None, help="metric to select on [default: NDCG@5; rating RMSE]"),
+           grid: Optional[Path] = typer.Option(None, help="write every setting's metrics here (JSONL)"),
+           selected: Optional[Path] = typer.Option(None, help="write the selection here (JSON)"),
+           args: Optional[Path] = typer.Option(None, "--args", help="write the selection as l4r aggregate flags")):
+    """Choose alpha1, alpha2, the ranking mode and U_LLM's form on the validation split; report test once."""
+    from .errors import UsageError
+    from .stages import select as stage
+
+    if task not in ("topk", "rating") or scheme not in ("adaptive", "llm"):
+        raise UsageError("--task must be topk or rating, --scheme adaptive or llm")
+    crit = criterion or ("RMSE" if task == "rating" else "NDCG@5")
+    records, chosen = stage.run(completions, data, task, _csv(modes), candidates, predictions, crit, scheme)
+    stage.write(records, chosen, task, grid, selected, args)
+
+
+@app.command(epilog="Examples: l4r report --dir out/ml-100k/mf --dataset ml-100k --backbone mf   |   "
+                    "l4r report --study --dir out/ml-100k/exp --dataset ml-100k > report.md")
+def report(dir: Path = typer.Option(..., "--dir", help="a run's folder (make all: OUT/RUN), or with --study the "
+                                    "experiment folder (cells hold cell.json)"),
+           dataset: str = typer.Option(..., help="dataset name, for the paper's rows (ml-100k, ml-1m, bookcrossing)"),
+           backbone: Optional[str] = typer.Option(None, help="the run's backbone (results table)"),
+           timings: Optional[Path] = typer.Option(None, help="the run's timings.jsonl (results table)"),
+           study: bool = typer.Option(False, "--study", help="the study report of `make experiment`"),
+           figures: Optional[Path] = typer.Option(None, help="study: where PNGs go [default: DIR/figures]"),
+           report_dir: Optional[Path] = typer.Option(None, help="study: the folder the report is written to; "
+                                                     "figure links are relative to it [default: DIR/..]"),
+           plots: bool = typer.Option(True, "--plots/--no-plots", help="study: draw figures (needs matplotlib)")):
+    """Markdown on stdout: one run's results table beside the paper's rows, or the study report."""
+    from .errors import UsageError
+
+    if study:
+        from .report.study import report as study_report
+
+        sys.stdout.write(study_report(dir, dataset, figures, report_dir, plots))
+        return
+    if not backbone:
+        raise UsageError("--backbone is needed for a run's results table (or pass --study)")
+    from .report.results import results
+
+    sys.stdout.write(results(dataset, backbone, dir, timings))
+
+
 @app.command(epilog="Example: l4r augment --task direct --data out/ml-100k/data --model out/ml-100k/llm --users 300 "
                     "-o out/ml-100k/triples.jsonl")
 def augment(task: str = typer.Option("direct", help="direct (triples), sequential (sequences), rating (attributes)"),

@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UsageError
-from .io import read_jsonl
+from .errors import DataError, UsageError
+from .io import parse_line, read_jsonl, text_lines
+from .schema import check
 
 SPLITS = ("train", "valid", "test")
 
@@ -148,3 +149,54 @@ def shard_of(key: str, shard: tuple[int, int] | None) -> bool:
 
     k, n = shard
     return zlib.crc32(key.encode()) % n == k
+
+
+
+def load_targets(data: Path, split: str) -> dict[str, dict]:
+    """user -> the held-out interaction of `split` (split train: each user's last training event)."""
+    if split not in SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(SPLITS)}; got {split!r}")
+    if not (Path(data) / "train.jsonl").exists():
+        raise UsageError(f"{data}: not a prepared dataset folder (run `l4r prep --out {data}` first)")
+    path = Path(data) / f"{split}.jsonl"
+    out: dict[str, dict] = {}
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        r = check(parse_line(line, str(path), lineno), "interaction", str(path), lineno)
+        if split != "train" and r["user"] in out:
+            raise DataError("a second held-out interaction for this user", str(path), lineno, "user")
+        out[r["user"]] = r
+    return out
+
+
+def train_counts(data: Path) -> dict[str, int]:
+    """N(u): training interactions per user (reads only the user field, for speed)."""
+    path = Path(data) / "train.jsonl"
+    counts: dict[str, int] = {}
+    for lineno, line in text_lines(path):
+        if line.strip():
+            user = parse_line(line, str(path), lineno).get("user")
+            if not isinstance(user, str):
+                raise DataError("missing or not a string", str(path), lineno, "user")
+            counts[user] = counts.get(user, 0) + 1
+    return counts
+
+
+def per_user_values(path: Path, metric: str) -> dict[str, float]:
+    """user -> value of `metric` in a --per-user file (MAE reads AE, RMSE reads SE)."""
+    key = {"MAE": "AE", "RMSE": "SE"}.get(metric, metric)
+    out = {}
+    name = str(path)
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        rec = parse_line(line, name, lineno)
+        if not isinstance(rec.get("user"), str):
+            raise DataError("missing or not a string (is this a --per-user file?)", name, lineno, "user")
+        value = rec.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DataError(f"missing or not a number (per-user metrics here: "
+                            f"{', '.join(k for k in rec if '@' in k or k in ('AE', 'SE'))})", name, lineno, key)
+        out[rec["user"]] = float(value)
+    return out

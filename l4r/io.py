@@ -139,3 +139,9 @@ def write_jsonl(path, records: Iterable[dict]) -> int:
 def log(*parts) -> None:
     """Progress and summaries go to stderr; stdout carries data only."""
     print(*parts, file=sys.stderr, flush=True)
+
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)

@@ -8,6 +8,9 @@ from __future__ import annotations
 import math
 from typing import Iterable, Sequence
 
+from .data import natural
+from .errors import DataError
+
 
 def rank_of(items: Sequence[str], target: str) -> int | None:
     """0-based position of `target` in the ranked list, None if it is absent (first occurrence counts)."""
@@ -102,3 +105,67 @@ def group_label(count: int, bounds: Sequence[int]) -> str:
         if count <= b:
             return f"q{i} (N<={b})"
     return f"q{len(bounds)} (N<={bounds[-1]})"
+
+
+
+def topk_rows(targets: dict, ranked: dict, ks: list[int]) -> list[dict]:
+    rows = []
+    for user in sorted(targets, key=natural):
+        item = targets[user]["item"]
+        rank = rank_of(ranked[user], item) if user in ranked else None
+        row = {"user": user, "item": item, "rank": rank, "predicted": user in ranked}
+        for k in ks:
+            row[f"HR@{k}"] = hit_ratio(rank, k)
+            row[f"NDCG@{k}"] = ndcg(rank, k)
+        rows.append(row)
+    return rows
+
+
+def rating_rows(targets: dict, rated: dict, source: str) -> list[dict]:
+    rows, missing = [], []
+    for user in sorted(targets, key=natural):
+        t = targets[user]
+        if t.get("rating") is None:
+            raise DataError(f"user {user}: the held-out interaction has no rating to compare with", source,
+                            field="rating")
+        pred = rated.get((user, t["item"]))
+        if pred is None:
+            missing.append((user, t["item"]))
+            continue
+        err = pred - t["rating"]
+        rows.append({"user": user, "item": t["item"], "rating": t["rating"], "prediction": pred,
+                     "AE": abs(err), "SE": err * err})
+    if missing:
+        u, i = missing[0]
+        raise DataError(f"{len(missing)} of {len(targets)} held-out interactions have no rating prediction "
+                        f"(first: user {u}, item {i}); predict every held-out pair", source, field="rating")
+    return rows
+
+
+def summarise(rows: list[dict], names: list[str], group: str | None) -> list[dict]:
+    """Metric records: the mean of each per-user metric (RMSE: sqrt of the mean SE)."""
+    out = []
+    for name in names:
+        if name == "RMSE":
+            value = rmse(r["prediction"] - r["rating"] for r in rows)
+        elif name == "MAE":
+            value = mae(r["prediction"] - r["rating"] for r in rows)
+        else:
+            value = mean(r[name] for r in rows)
+        out.append({"metric": name, "value": round(value, 6), "n": len(rows), "group": group})
+    return out
+
+
+def with_groups(rows: list[dict], counts: dict[str, int], names: list[str], groups: int) -> list[dict]:
+    """Tag rows with N(u) and its quantile group; metric records per group (paper Fig. 1's long tail)."""
+    for r in rows:
+        r["N"], r["group"] = counts.get(r["user"], 0), None
+    if groups < 1 or not rows:
+        return []
+    bounds = quantile_bounds([r["N"] for r in rows], groups)
+    by_group: dict[str, list[dict]] = {}
+    for r in rows:
+        r["group"] = group_label(r["N"], bounds)
+        by_group.setdefault(r["group"], []).append(r)
+    return [rec for g in sorted(by_group, key=lambda g: int(g[1:g.index(" ")]))
+            for rec in summarise(by_group[g], names, g)]

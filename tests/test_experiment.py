@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
+from conftest import l4r
 
-from l4r import select
+from l4r.stages import select
 
 REPO = Path(__file__).resolve().parents[1]
 FT = "--epochs 1 --batch-size 4 --micro-batch 2 --max-len 384 --warmup 1 --lr 1e-3 --no-grad-checkpointing"
@@ -68,18 +70,26 @@ def test_make_experiment_writes_every_section(raw_tiny, tiny_llm, tmp_path):
 
 
 def test_select_picks_on_validation(prepared, backbone_out, tmp_path):
-    """Completions that invert the backbone order on valid: the grid sees it, and test is scored with
-    the setting valid picked."""
-    cands = records(backbone_out / "candidates.jsonl")
+    """Completions that invert the backbone order: the setting with the best valid NDCG@5 is chosen, and
+    the valid and test numbers it reports are those of `l4r aggregate` with that setting piped into
+    `l4r eval`, recomputed here without the selection module."""
+    cands = backbone_out / "candidates.jsonl"
     comps = []
-    for c in cands:
+    for c in records(cands):
         if c["split"] in ("valid", "test"):
             comps.append({"id": f"{c['split']}:listwise:{c['user']}", "task": "listwise", "user": c["user"],
                           "split": c["split"], "text": "", "items": c["items"][::-1], "status": "ok"})
     path = tmp_path / "completions.jsonl"
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in comps))
-    recs, chosen = select.run(path, prepared, "topk", ["listwise"], backbone_out / "candidates.jsonl", None, "NDCG@5")
+    recs, chosen = select.run(path, prepared, "topk", ["listwise"], cands, None, "NDCG@5")
     assert len(recs) == 2 * 25
     valid = [r for r in recs if r["split"] == "valid"]
     assert chosen["valid"] == max(r["metrics"]["NDCG@5"] for r in valid)
-    assert chosen["best_on_test"]["value"] >= chosen["test"]
+    assert chosen["best_on_test"]["value"] == max(r["metrics"]["NDCG@5"] for r in recs if r["split"] == "test")
+    setting = ["--mode", chosen["mode"], "--utility", chosen["utility"], "--alpha1", chosen["alpha1"],
+               "--alpha2", chosen["alpha2"]]
+    for split in ("valid", "test"):
+        preds = l4r("aggregate", path, "--data", prepared, "--candidates", cands, "--split", split, *setting).stdout
+        metrics = l4r("eval", "--data", prepared, "--split", split, "--k", "5", "--groups", "0", stdin=preds).stdout
+        ndcg = {r["metric"]: r["value"] for r in map(orjson.loads, metrics.splitlines())}["NDCG@5"]
+        assert chosen[split] == pytest.approx(ndcg, abs=1e-6), split

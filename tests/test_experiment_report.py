@@ -1,4 +1,4 @@
-"""`python3 -m l4r.experiment report` on a small hand-made experiment folder (pure file processing)."""
+"""`l4r report --study` on a small hand-made experiment folder (pure file processing)."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from l4r import experiment
+from l4r.cli import app
 from l4r.errors import DataError, UsageError
 
 TOPK = ["HR@3", "NDCG@3", "HR@5", "NDCG@5"]
@@ -113,7 +113,7 @@ def exp(tmp_path):
 
 
 def run(capsys, argv):
-    experiment.main(["report", *argv])
+    app(["report", "--study", *argv], standalone_mode=False)   # errors propagate as raised
     return capsys.readouterr().out
 
 
@@ -220,8 +220,8 @@ def test_figures(exp, capsys):
 
 
 def test_make_all_results_table_tests_rating_runs_on_squared_errors(tmp_path):
-    """l4r.report (the results.md of `make all`): per-user rating rows carry SE/AE, not RMSE/MAE."""
-    from l4r import report
+    """l4r.report.results (the results.md of `make all`): per-user rating rows carry SE/AE, not RMSE/MAE."""
+    from l4r.report import results as report
 
     metrics(tmp_path, "base", {"RMSE": 1.0, "MAE": 0.8})
     metrics(tmp_path, "ift", {"RMSE": 1.3, "MAE": 0.9})

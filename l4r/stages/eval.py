@@ -19,9 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import metrics as M
-from ..data import SPLITS, natural
+from ..data import load_targets, natural, per_user_values, train_counts
+from ..metrics import rating_rows, summarise, topk_rows, with_groups
 from ..errors import DataError, UsageError
-from ..io import atomic_path, log, parse_line, read_jsonl, text_lines, write_jsonl
+from ..io import log, parse_line, read_jsonl, text_lines, write_jsonl, write_text
 from ..schema import check
 
 
@@ -33,37 +34,6 @@ def parse_ks(text: str) -> list[int]:
     if not ks or any(k < 1 for k in ks):
         raise UsageError(f"--k takes positive cutoffs like 3,5; got {text!r}")
     return sorted(set(ks))
-
-
-def held_out(data: Path, split: str) -> dict[str, dict]:
-    """user -> the held-out interaction of `split` (split train: each user's last training event)."""
-    if split not in SPLITS:
-        raise UsageError(f"--split must be one of {', '.join(SPLITS)}; got {split!r}")
-    if not (Path(data) / "train.jsonl").exists():
-        raise UsageError(f"{data}: not a prepared dataset folder (run `l4r prep --out {data}` first)")
-    path = Path(data) / f"{split}.jsonl"
-    out: dict[str, dict] = {}
-    for lineno, line in text_lines(path):
-        if not line.strip():
-            continue
-        r = check(parse_line(line, str(path), lineno), "interaction", str(path), lineno)
-        if split != "train" and r["user"] in out:
-            raise DataError("a second held-out interaction for this user", str(path), lineno, "user")
-        out[r["user"]] = r
-    return out
-
-
-def train_counts(data: Path) -> dict[str, int]:
-    """N(u): training interactions per user (reads only the user field, for speed)."""
-    path = Path(data) / "train.jsonl"
-    counts: dict[str, int] = {}
-    for lineno, line in text_lines(path):
-        if line.strip():
-            user = parse_line(line, str(path), lineno).get("user")
-            if not isinstance(user, str):
-                raise DataError("missing or not a string", str(path), lineno, "user")
-            counts[user] = counts.get(user, 0) + 1
-    return counts
 
 
 def read_predictions(path, split: str) -> tuple[dict, dict, int]:
@@ -96,69 +66,6 @@ def read_predictions(path, split: str) -> tuple[dict, dict, int]:
     return ranked, rated, other
 
 
-def topk_rows(targets: dict, ranked: dict, ks: list[int]) -> list[dict]:
-    rows = []
-    for user in sorted(targets, key=natural):
-        item = targets[user]["item"]
-        rank = M.rank_of(ranked[user], item) if user in ranked else None
-        row = {"user": user, "item": item, "rank": rank, "predicted": user in ranked}
-        for k in ks:
-            row[f"HR@{k}"] = M.hit_ratio(rank, k)
-            row[f"NDCG@{k}"] = M.ndcg(rank, k)
-        rows.append(row)
-    return rows
-
-
-def rating_rows(targets: dict, rated: dict, source: str) -> list[dict]:
-    rows, missing = [], []
-    for user in sorted(targets, key=natural):
-        t = targets[user]
-        if t.get("rating") is None:
-            raise DataError(f"user {user}: the held-out interaction has no rating to compare with", source,
-                            field="rating")
-        pred = rated.get((user, t["item"]))
-        if pred is None:
-            missing.append((user, t["item"]))
-            continue
-        err = pred - t["rating"]
-        rows.append({"user": user, "item": t["item"], "rating": t["rating"], "prediction": pred,
-                     "AE": abs(err), "SE": err * err})
-    if missing:
-        u, i = missing[0]
-        raise DataError(f"{len(missing)} of {len(targets)} held-out interactions have no rating prediction "
-                        f"(first: user {u}, item {i}); predict every held-out pair", source, field="rating")
-    return rows
-
-
-def summarise(rows: list[dict], names: list[str], group: str | None) -> list[dict]:
-    """Metric records: the mean of each per-user metric (RMSE: sqrt of the mean SE)."""
-    out = []
-    for name in names:
-        if name == "RMSE":
-            value = M.rmse(r["prediction"] - r["rating"] for r in rows)
-        elif name == "MAE":
-            value = M.mae(r["prediction"] - r["rating"] for r in rows)
-        else:
-            value = M.mean(r[name] for r in rows)
-        out.append({"metric": name, "value": round(value, 6), "n": len(rows), "group": group})
-    return out
-
-
-def with_groups(rows: list[dict], counts: dict[str, int], names: list[str], groups: int) -> list[dict]:
-    """Tag rows with N(u) and its quantile group; metric records per group (paper Fig. 1's long tail)."""
-    for r in rows:
-        r["N"], r["group"] = counts.get(r["user"], 0), None
-    if groups < 1 or not rows:
-        return []
-    bounds = M.quantile_bounds([r["N"] for r in rows], groups)
-    by_group: dict[str, list[dict]] = {}
-    for r in rows:
-        r["group"] = M.group_label(r["N"], bounds)
-        by_group.setdefault(r["group"], []).append(r)
-    return [rec for g in sorted(by_group, key=lambda g: int(g[1:g.index(" ")]))
-            for rec in summarise(by_group[g], names, g)]
-
-
 def markdown(records: list[dict], label: str) -> str:
     """Overall metrics as one table row, groups as a second table."""
     names = list(dict.fromkeys(r["metric"] for r in records))
@@ -179,17 +86,12 @@ def markdown(records: list[dict], label: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
 def run(predictions, data: Path, split: str = "test", ks: list[int] = (3, 5), per_user: Path | None = None,
         markdown_to: Path | None = None, label: str | None = None, groups: int = 5) -> list[dict]:
     """Score predictions against the held-out interactions of `split`; return the metric records."""
     if groups < 0:
         raise UsageError(f"--groups must be >= 0; got {groups}")
-    targets = held_out(data, split)
+    targets = load_targets(data, split)
     counts = train_counts(data)
     ranked, rated, other = read_predictions(predictions, split)
     source = "<stdin>" if str(predictions) == "-" else str(predictions)
@@ -230,25 +132,6 @@ def run(predictions, data: Path, split: str = "test", ks: list[int] = (3, 5), pe
     overall = "  ".join(f"{r['metric']} {r['value']:.4f}" for r in records if r["group"] is None)
     log(f"eval: {split}, {len(targets)} users: {overall}")
     return records
-
-
-def per_user_values(path: Path, metric: str) -> dict[str, float]:
-    """user -> value of `metric` in a --per-user file (MAE reads AE, RMSE reads SE)."""
-    key = {"MAE": "AE", "RMSE": "SE"}.get(metric, metric)
-    out = {}
-    name = str(path)
-    for lineno, line in text_lines(path):
-        if not line.strip():
-            continue
-        rec = parse_line(line, name, lineno)
-        if not isinstance(rec.get("user"), str):
-            raise DataError("missing or not a string (is this a --per-user file?)", name, lineno, "user")
-        value = rec.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise DataError(f"missing or not a number (per-user metrics here: "
-                            f"{', '.join(k for k in rec if '@' in k or k in ('AE', 'SE'))})", name, lineno, key)
-        out[rec["user"]] = float(value)
-    return out
 
 
 def compare(a: Path, b: Path, metric: str) -> dict:

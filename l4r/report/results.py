@@ -1,38 +1,25 @@
 """Results table of one `make all` run beside the paper's rows:
-`python -m l4r.report --dataset ml-100k --backbone mf --dir out/ml-100k/mf --timings out/ml-100k/timings.jsonl`.
+`l4r report --dataset ml-100k --backbone mf --dir out/ml-100k/mf --timings out/ml-100k/mf/timings.jsonl`.
 
 Reads metrics-{base,ift,l4r}.jsonl (metric records from `l4r eval`), per-user-*.jsonl for a paired
 t-test of Llama4Rec against the best baseline, and the stage timings. Prints markdown on stdout.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from .io import read_jsonl
-from .metrics import paired_ttest
+from ..data import per_user_values
+from ..io import read_jsonl
 from .paper import RATING_COLS, TOPK_COLS, paper_row
-from .stages.eval import per_user_values
+from .tables import overall, pvalue
 
 METHODS = [("base", "Base"), ("ift", "IFT"), ("l4r", "Llama4Rec")]
 # rating: the LLM's rating read as its greedy digit instead of the expected value (shown when present)
 GREEDY = [("ift-greedy", "IFT (greedy digit)"), ("l4r-greedy", "Llama4Rec (greedy digit)")]
 
 
-def overall(path: Path) -> dict[str, float]:
-    return {r["metric"]: r["value"] for r in read_jsonl(path, "metric") if not r.get("group")}
-
-
 def per_user(path: Path, metric: str) -> dict[str, float]:
     return per_user_values(path, metric) if path.exists() else {}
-
-
-def pvalue(a: dict, b: dict) -> float | None:
-    """Paired t-test over the users both runs hold (None with fewer than two)."""
-    users = sorted(set(a) & set(b))
-    if len(users) < 2:
-        return None
-    return paired_ttest([a[u] for u in users], [b[u] for u in users])[1]
 
 
 def table(dataset: str, backbone: str, d: Path) -> list[str]:
@@ -89,19 +76,9 @@ def timings(path: Path) -> list[str]:
         [f"| **total** | **{total:.1f}** |"]
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--dataset", required=True)
-    ap.add_argument("--backbone", required=True)
-    ap.add_argument("--dir", type=Path, required=True)
-    ap.add_argument("--timings", type=Path, default=None)
-    a = ap.parse_args(argv)
-    out = [f"## {a.backbone} on {a.dataset} (test split, all users)", ""] + table(a.dataset, a.backbone, a.dir)
-    out += llm_notes(a.dir)
-    if a.timings:
-        out += timings(a.timings)
-    print("\n".join(out))
-
-
-if __name__ == "__main__":
-    main()
+def results(dataset: str, backbone: str, d: Path, timings_path: Path | None = None) -> str:
+    out = [f"## {backbone} on {dataset} (test split, all users)", ""] + table(dataset, backbone, d)
+    out += llm_notes(d)
+    if timings_path:
+        out += timings(timings_path)
+    return "\n".join(out) + "\n"

@@ -12,20 +12,20 @@ the paper's position utility, and the LLM's own score where its completions carr
 --selected: {criterion, higher_is_better, mode, utility, alpha1, alpha2, valid, test, best_on_test};
 --args: the selected setting as `l4r aggregate` flags (`--mode listwise --utility score --alpha1 0.5 --alpha2 0.1`).
 
-    python -m l4r.select completions.jsonl --data out/ml-100k/data --candidates cands.jsonl \\
+    l4r select completions.jsonl --data out/ml-100k/data --candidates cands.jsonl \\
         --modes listwise,pointwise --grid grid.jsonl --selected selected.json --args selected.args
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from . import data as datamod
-from .errors import UsageError
-from .io import log, read_jsonl, write_jsonl
-from .stages import aggregate as agg
-from .stages import eval as ev
+from .. import data as datamod
+from ..aggregation import run_rating, run_topk
+from ..data import load_targets
+from ..errors import UsageError
+from ..io import log, read_jsonl, write_jsonl, write_text
+from ..metrics import rating_rows, summarise, topk_rows
 
 GRID = [0.1, 0.3, 0.5, 0.7, 0.9]
 TOPK_NAMES = ["HR@3", "NDCG@3", "HR@5", "NDCG@5"]
@@ -56,15 +56,15 @@ def quiet(*_) -> None:
 def score(ds, targets, completions, split, task, mode, utility, a1, a2, scheme, candidates, predictions) -> dict:
     """Metrics of one setting on one split, as `l4r aggregate | l4r eval` would report them (overall)."""
     if task == "rating":
-        preds = agg.run_rating(ds, completions, predictions, split, a1, a2, scheme, "expected", say=quiet)
+        preds = run_rating(ds, completions, predictions, split, a1, a2, scheme, "expected", say=quiet)
         rated = {(p["user"], p["item"]): p["rating"] for p in preds}
-        rows = ev.rating_rows(targets, rated, str(predictions))
+        rows = rating_rows(targets, rated, str(predictions))
         names = RATING_NAMES
     else:
-        preds = agg.run_topk(ds, completions, candidates, split, mode, a1, a2, scheme, 1.0, say=quiet, utility=utility)
-        rows = ev.topk_rows(targets, {p["user"]: p["items"] for p in preds}, [3, 5])
+        preds = run_topk(ds, completions, candidates, split, mode, a1, a2, scheme, 1.0, say=quiet, utility=utility)
+        rows = topk_rows(targets, {p["user"]: p["items"] for p in preds}, [3, 5])
         names = TOPK_NAMES
-    return {r["metric"]: r["value"] for r in ev.summarise(rows, names, None)}
+    return {r["metric"]: r["value"] for r in summarise(rows, names, None)}
 
 
 def best(records: list[dict], split: str, criterion: str, higher: bool) -> dict:
@@ -85,7 +85,7 @@ def run(completions_path, data_dir: Path, task: str, modes: list[str], candidate
         modes = ["rating"]
     records = []
     for split in ("valid", "test"):
-        targets = ev.held_out(data_dir, split)
+        targets = load_targets(data_dir, split)
         for mode, utility, a1, a2 in settings(modes, grid, scheme, completions):
             metrics = score(ds, targets, completions, split, task, mode, utility, a1, a2, scheme, candidates,
                             predictions)
@@ -109,32 +109,11 @@ def as_args(selected: dict, task: str) -> str:
     return f"{mode}--alpha1 {selected['alpha1']} --alpha2 {selected['alpha2']}\n"
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("completions")
-    ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--task", default="topk", choices=["topk", "rating"])
-    ap.add_argument("--modes", default="listwise", help="comma list of listwise, pointwise (top-k)")
-    ap.add_argument("--candidates", type=Path)
-    ap.add_argument("--predictions", type=Path)
-    ap.add_argument("--scheme", default="adaptive", choices=["adaptive", "llm"])
-    ap.add_argument("--criterion", default=None, help="metric to select on (default NDCG@5; rating RMSE)")
-    ap.add_argument("--grid", type=Path, help="write every setting's metrics here (JSONL)")
-    ap.add_argument("--selected", type=Path, help="write the selection here (JSON)")
-    ap.add_argument("--args", type=Path, help="write the selection as l4r aggregate flags here")
-    a = ap.parse_args(argv)
-    criterion = a.criterion or ("RMSE" if a.task == "rating" else "NDCG@5")
-    modes = [m for m in a.modes.split(",") if m]
-    records, selected = run(a.completions, a.data, a.task, modes, a.candidates, a.predictions, criterion, a.scheme)
-    if a.grid:
-        write_jsonl(a.grid, records)
-    if a.selected:
-        ev.write_text(a.selected, json.dumps(selected, indent=1) + "\n")
-    if a.args:
-        ev.write_text(a.args, as_args(selected, a.task))
-
-
-if __name__ == "__main__":
-    from .cli import run_module
-
-    run_module(main)
+def write(records: list[dict], selected: dict, task: str, grid=None, selected_to=None, args_to=None) -> None:
+    """The grid (JSONL), the selection (JSON) and the selection as `l4r aggregate` flags, where asked."""
+    if grid:
+        write_jsonl(grid, records)
+    if selected_to:
+        write_text(selected_to, json.dumps(selected, indent=1) + "\n")
+    if args_to:
+        write_text(args_to, as_args(selected, task))

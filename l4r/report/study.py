@@ -1,6 +1,6 @@
 """Experiment report: an experiment folder -> markdown on stdout and PNG figures.
 
-    python3 -m l4r.experiment report --dir out/ml-100k/exp --dataset ml-100k > out/ml-100k/report.md
+    l4r report --study --dir out/ml-100k/exp --dataset ml-100k > out/ml-100k/report.md
 
 Reads every cell folder under --dir (a folder holding cell.json: {"kind": main|scale-llm|scale-ins,
 "task", "backbone", "seed", "llm", "instructions", ...}) and in it, each only if present:
@@ -15,20 +15,19 @@ matplotlib (the `plot` extra) the figures are skipped and every table still appe
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import metrics as M
-from .errors import DataError, UsageError
-from .io import read_jsonl
+from .. import metrics as M
+from ..data import per_user_values
+from ..errors import DataError, UsageError
+from ..io import read_jsonl
+from .figures import Ctx, bar_plot, heatmap, line_plot, pyplot, rounds_plot
 from .paper import RATING_COLS, TABLE2, TABLE3, TABLE4, TABLE5, TOPK_COLS
-from .report import overall
-from .stages.eval import per_user_values
+from .tables import change, f4, header, lower_better, mean_std, overall, pct, pvalue, row
 
 TASKS = [("direct", "Table 2"), ("sequential", "Table 3"), ("rating", "Table 4")]
 PAPER = {"direct": TABLE2, "sequential": TABLE3, "rating": TABLE4}
@@ -42,7 +41,6 @@ ENABLED_BY = {"main": "`make experiment` (TASKS, *_BACKBONES, SEEDS)", "ablation
               "rounds": "ROUNDS=2 or more"}
 SIZES = {"smollm2": "135M"}   # the embedded LLM (l4r.llm_models): its size is not in its name
 ROUND = re.compile(r"round(\d+)")
-NO_PLOTS = "(figures need the `plot` extra: pip install 'l4r[plot]')"
 
 
 @dataclass
@@ -52,40 +50,6 @@ class Cell:
 
     def __getattr__(self, name):
         return self.meta.get(name)
-
-
-@dataclass
-class Ctx:
-    dataset: str
-    figures: Path
-    report_dir: Path
-    plt: object = None
-    noted: bool = field(default=False)   # said once that figures need matplotlib (or were turned off)
-
-    def figure(self, fig, name: str, alt: str) -> list[str]:
-        """Save a matplotlib figure; the markdown image line linking it."""
-        self.figures.mkdir(parents=True, exist_ok=True)
-        path = self.figures / f"{name}.png"
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        self.plt.close(fig)
-        return ["", f"![{alt}]({Path(os.path.relpath(path, self.report_dir)).as_posix()})"]
-
-    def no_plots(self) -> list[str]:
-        if self.noted:
-            return []
-        self.noted = True
-        return ["", NO_PLOTS]
-
-
-def pyplot():
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    return plt
 
 
 # ---------------------------------------------------------------- reading
@@ -141,34 +105,12 @@ def means(dirs: list[Path], name: str) -> dict[str, float]:
 
 # ---------------------------------------------------------------- helpers
 
-def f4(x) -> str:
-    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
-
-
-def mean_std(vals: list[float]) -> str:
-    if not vals:
-        return ""
-    sd = M.std(vals)
-    return f4(M.mean(vals)) + ("" if sd is None else f" ± {sd:.4f}")
-
-
-def lower_better(metric: str) -> bool:
-    return metric in ("RMSE", "MAE")
-
 
 def columns(task: str, found: list[dict]) -> list[str]:
     """The paper's columns, then any other metric the files hold (e.g. HR@10)."""
     base = RATING_COLS if task == "rating" else TOPK_COLS
     extra = sorted({m for f in found for m in f} - set(base), key=lambda m: (m.split("@")[-1].zfill(4), m))
     return base + extra
-
-
-def row(cells_: list[str]) -> str:
-    return "| " + " | ".join(cells_) + " |"
-
-
-def header(names: list[str]) -> list[str]:
-    return [row(names), "|" + "---|" * len(names)]
 
 
 def groups_of(cells: list[Cell], *attrs: str) -> dict[tuple, list[Cell]]:
@@ -198,17 +140,6 @@ def criterion(cells: list[Cell], task: str) -> str:
     return "RMSE" if task == "rating" else "NDCG@5"
 
 
-def change(value: float, ref: float, lower: bool) -> float:
-    """Relative improvement of `value` over `ref` (positive = better)."""
-    if not ref:
-        return float("nan")
-    return (ref - value) / ref if lower else (value - ref) / ref
-
-
-def pct(x: float) -> str:
-    return "" if math.isnan(x) else f"{x * 100:+.2f}%"
-
-
 # ---------------------------------------------------------------- 2. main results
 
 def improvement(cells: list[Cell], mean: dict[str, dict], metric: str) -> str:
@@ -225,11 +156,7 @@ def improvement(cells: list[Cell], mean: dict[str, dict], metric: str) -> str:
 
 
 def significance(cells: list[Cell], a: str, b: str, metric: str) -> float | None:
-    ua, ub = user_means(cells, a, metric), user_means(cells, b, metric)
-    users = sorted(set(ua) & set(ub))
-    if len(users) < 2:
-        return None
-    return M.paired_ttest([ua[u] for u in users], [ub[u] for u in users])[1]
+    return pvalue(user_means(cells, a, metric), user_means(cells, b, metric))
 
 
 def paper_rows(task: str, backbone: str, dataset: str, cols: list[str]) -> list[str]:
@@ -334,14 +261,15 @@ def ablation_section(ctx: Ctx, cells: list[Cell]) -> list[str]:
 # ---------------------------------------------------------------- 4. hyper-parameters
 
 def grid_means(cells: list[Cell], crit: str) -> dict[tuple, dict[tuple, float]]:
-    """(split, mode) -> (alpha1, alpha2) -> the criterion averaged over seeds."""
+    """(split, mode) -> (alpha1, alpha2) -> the criterion averaged over seeds; a mode aggregated with
+    the LLM's own score as U_LLM is its own mode here ("listwise (score)")."""
     acc: dict[tuple, dict[tuple, list[float]]] = {}
     for c in cells:
         path = c.dir / "grid-l4r.jsonl"
         for r in (read_jsonl(path) if path.exists() else []):
             v = (r.get("metrics") or {}).get(crit)
             if v is not None:
-                key = (r.get("split"), r.get("mode"))
+                key = (r.get("split"), setting_name(r))
                 acc.setdefault(key, {}).setdefault((r.get("alpha1"), r.get("alpha2")), []).append(v)
     return {k: {a: M.mean(v) for a, v in g.items()} for k, g in acc.items()}
 
@@ -356,32 +284,9 @@ def grid_table(grid: dict[tuple, float], lower: bool) -> list[str]:
     return lines
 
 
-def heatmap(ctx: Ctx, grids: dict[tuple, dict], crit: str, name: str) -> list[str]:
-    modes = sorted({m for _, m in grids})
-    fig, axes = ctx.plt.subplots(len(modes), 2, figsize=(8, 3.6 * len(modes)), squeeze=False)
-    for i, mode in enumerate(modes):
-        for j, split in enumerate(("valid", "test")):
-            draw_grid(axes[i][j], grids.get((split, mode), {}), f"{split}, {mode}: {crit}")
-    return ctx.figure(fig, name, f"{crit} over alpha1 x alpha2")
-
-
-def draw_grid(ax, grid: dict[tuple, float], title: str) -> None:
-    ax.set_title(title)
-    if not grid:
-        ax.axis("off")
-        return
-    a1s, a2s = sorted({a for a, _ in grid}), sorted({b for _, b in grid})
-    z = [[grid.get((a, b), float("nan")) for b in a2s] for a in a1s]
-    im = ax.imshow(z, origin="lower", cmap="viridis", aspect="auto")
-    ax.set_xticks(range(len(a2s)), [f"{b:g}" for b in a2s])
-    ax.set_yticks(range(len(a1s)), [f"{a:g}" for a in a1s])
-    ax.set_xlabel("alpha2")
-    ax.set_ylabel("alpha1")
-    for i, line in enumerate(z):
-        for j, v in enumerate(line):
-            if not math.isnan(v):
-                ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=7, color="w")
-    ax.figure.colorbar(im, ax=ax)
+def setting_name(r: dict) -> str:
+    """The ranking mode, with the form of U_LLM when it is the LLM's own score."""
+    return (r.get("mode") or "") + ("" if r.get("utility") in (None, "position") else f" ({r['utility']})")
 
 
 def selection(cells: list[Cell], crit: str) -> list[str]:
@@ -395,8 +300,8 @@ def selection(cells: list[Cell], crit: str) -> list[str]:
         b = s.get("best_on_test") or {}
         picked.append(s.get("test"))
         best.append(b.get("value"))
-        lines.append(row([str(c.seed), f"{s.get('mode')}, {s.get('alpha1')}, {s.get('alpha2')}", f4(s.get("valid")),
-                          f4(s.get("test")), f"{b.get('mode')}, {b.get('alpha1')}, {b.get('alpha2')}",
+        lines.append(row([str(c.seed), f"{setting_name(s)}, {s.get('alpha1')}, {s.get('alpha2')}", f4(s.get("valid")),
+                          f4(s.get("test")), f"{setting_name(b)}, {b.get('alpha1')}, {b.get('alpha2')}",
                           f4(b.get("value"))]))
     if not picked:
         return ["", "selected-l4r.json: not run."]
@@ -467,19 +372,6 @@ def scale_block(ctx: Ctx, task: str, backbone: str, points: dict, axis: str, fig
     return out + (line_plot(ctx, vals, cols, axis, fig) if ctx.plt else ctx.no_plots())
 
 
-def line_plot(ctx: Ctx, vals: dict, cols: list[str], axis: str, name: str) -> list[str]:
-    fig, axes = ctx.plt.subplots(1, len(cols), figsize=(3.2 * len(cols), 3), squeeze=False)
-    xs = [str(x) for x in vals]
-    for ax, c in zip(axes[0], cols):
-        for key, label in (("ift", "IFT"), ("l4r", "Llama4Rec")):
-            ax.plot(xs, [vals[x][key].get(c, float("nan")) for x in vals], marker="o", label=label)
-        ax.set_title(c)
-        ax.set_xlabel(axis)
-        ax.tick_params(axis="x", labelrotation=30)
-    axes[0][0].legend()
-    return ctx.figure(fig, name, f"metrics over {axis}")
-
-
 def scaling_section(ctx: Ctx, cells: list[Cell]) -> list[str]:
     out = ["## Scaling (Figures 4 and 5)"]
     main = by_kind(cells, "main")
@@ -524,18 +416,6 @@ def tail_block(ctx: Ctx, task: str, backbone: str, cells: list[Cell]) -> list[st
     out += [row([label[q], str(users[q] or "")] + [f4(v.get(q, (0, None))[1]) for v in vals.values()]) for q in qs]
     return out + (bar_plot(ctx, vals, qs, label, metric, f"longtail-{task}-{backbone}") if ctx.plt
                   else ctx.no_plots())
-
-
-def bar_plot(ctx: Ctx, vals: dict, qs: list[str], label: dict, metric: str, name: str) -> list[str]:
-    fig, ax = ctx.plt.subplots(figsize=(7, 3.5))
-    width = 0.8 / max(1, len(vals))
-    for i, (method, v) in enumerate(vals.items()):
-        ax.bar([j + i * width for j in range(len(qs))], [v.get(q, (0, float("nan")))[1] for q in qs], width,
-               label=method)
-    ax.set_xticks([j + width * (len(vals) - 1) / 2 for j in range(len(qs))], [label[q] for q in qs])
-    ax.set_ylabel(metric)
-    ax.legend()
-    return ctx.figure(fig, name, f"{metric} by user activity group")
 
 
 def tail_section(ctx: Ctx, cells: list[Cell]) -> list[str]:
@@ -641,17 +521,6 @@ def rounds_block(ctx: Ctx, task: str, backbone: str, cells: list[Cell]) -> list[
                   else ctx.no_plots())
 
 
-def rounds_plot(ctx: Ctx, vals: dict, crit: str, name: str) -> list[str]:
-    fig, ax = ctx.plt.subplots(figsize=(5, 3.2))
-    for key, label in (("aug", "backbone"), ("l4r", "Llama4Rec")):
-        ax.plot(list(vals), [vals[r][key].get(crit, float("nan")) for r in vals], marker="o", label=label)
-    ax.set_xticks(list(vals))
-    ax.set_xlabel("round")
-    ax.set_ylabel(crit)
-    ax.legend()
-    return ctx.figure(fig, name, f"{crit} per round")
-
-
 def rounds_section(ctx: Ctx, cells: list[Cell]) -> list[str]:
     out = ["## Rounds (beyond the paper)"]
     with_rounds = [c for c in cells if round_dirs(c)]
@@ -691,24 +560,3 @@ def report(root: Path, dataset: str, figures: Path | None = None, report_dir: Pa
     for section in SECTIONS:
         out += [""] + section(ctx, cells)
     return "\n".join(out) + "\n"
-
-
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(prog="python3 -m l4r.experiment", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", required=True)
-    rp = sub.add_parser("report", help="markdown report of an experiment folder on stdout, figures as PNG")
-    rp.add_argument("--dir", type=Path, required=True, help="the experiment folder (cells hold cell.json)")
-    rp.add_argument("--dataset", required=True, help="dataset name for the paper's rows (ml-100k, ml-1m, ...)")
-    rp.add_argument("--figures", type=Path, default=None, help="where PNGs go (default DIR/figures)")
-    rp.add_argument("--report-dir", type=Path, default=None,
-                    help="the folder report.md is written to; figure links are relative to it (default DIR/..)")
-    rp.add_argument("--no-plots", action="store_true", help="tables only")
-    a = ap.parse_args(argv)
-    print(report(a.dir, a.dataset, a.figures, a.report_dir, not a.no_plots), end="")
-
-
-if __name__ == "__main__":
-    from .cli import run_module
-
-    run_module(main)
