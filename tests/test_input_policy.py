@@ -380,7 +380,9 @@ def test_mistyped_raw_is_a_usage_error_that_writes_nothing(tmp_path, monkeypatch
 
 
 def test_default_folder_offline_says_what_to_put_where(tmp_path, monkeypatch):
-    monkeypatch.setattr(prep, "DEFAULT_RAW", tmp_path / "data" / "raw")
+    from l4r.datasets import locate
+
+    monkeypatch.setattr(locate, "DEFAULT_RAW", tmp_path / "data" / "raw")
     with pytest.raises(UsageError) as err:
         prep.run("ml-100k", None, tmp_path / "out", offline=True)
     assert str(err.value) == (f"{tmp_path / 'data' / 'raw' / 'ml-100k'}: no ML-100K files; put u.data, u.item, "
