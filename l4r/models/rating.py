@@ -1,13 +1,11 @@
 """Rating prediction backbones: one feature pipeline and one trainer for DeepFM, NFM, DCN, AFM,
 xDeepFM and AutoInt (the paper's Table 4 models).
 
-Reads: a prepared dataset folder (item, user and interaction records) and optionally attribute
-records {"item", "attrs"}: the side information an LLM extracted (paper 4.2.3, A' = A u {a_d1, ...}).
-Writes, into the output folder: predictions.jsonl (prediction records {"user", "item", "rating",
-"split"} for every valid and test interaction and for each user's last training interaction,
-split "train"), embeddings.jsonl (embedding records: the user-id embedding), model.pt (weights,
-hyper-parameters, encoder, rating range), meta.json (hyper-parameters, valid/test RMSE and MAE,
-epochs, seconds, training curve).
+`train` fits (or loads) a model on a prepared dataset and optionally attribute records {"item",
+"attrs"}: the side information an LLM extracted (paper 4.2.3, A' = A u {a_d1, ...});
+`predictions` gives prediction records for every valid and test interaction and each user's last
+training interaction (split "train", predicted by a model that never saw it); `checkpoint` the
+model.pt contents. The backbone stage writes the files (l4r.stages.backbone).
 
 Features (one field each; index 0 of every field means unknown / unseen / rare):
 user id, item id, every user attribute, item year (decade), genres (multi-hot, mean-pooled),
@@ -24,10 +22,10 @@ from __future__ import annotations
 
 import bisect
 import copy
-import json
 import math
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +34,7 @@ from torch import nn
 
 from .. import data as datamod
 from ..errors import DataError, UsageError
-from ..io import atomic_path, log, read_jsonl, save_torch, write_jsonl
+from ..io import log, read_jsonl
 from ..seeding import seed_all
 
 MISSING = {"", "unknown", "n/a", "na", "none", "null", "nan", "-", "?", "not available"}
@@ -432,73 +430,75 @@ def tensors(feats: Features, recs: list[dict]):
     return x, y
 
 
-def run(model_name: str, data_dir, out, seed: int = 0, hp: dict | None = None, attrs=None, load=None,
-        patience: int = 10) -> dict:
-    """Train (or load) a rating model; write predictions, user embeddings, checkpoint and meta."""
+@dataclass
+class Trained:
+    """A trained (or loaded) rating model with what serving it needs."""
+    name: str
+    model: nn.Module
+    held: nn.Module | None          # the model behind the split-"train" predictions (see without_last)
+    enc: Encoder
+    feats: Features
+    params: dict
+    bounds: tuple[float, float]     # predictions are clipped to the training ratings' range
+    info: dict
+    seconds: float
+
+
+def train(model_name: str, ds, seed: int = 0, hp: dict | None = None, aug: dict | None = None, load=None,
+          patience: int = 10) -> Trained:
+    """Train a rating model on `ds` (a l4r.data.Dataset with numeric ratings), or load a checkpoint."""
     from . import load_class
 
-    data_dir, out = Path(data_dir), Path(out)
     seed_all(seed)
-    ds = datamod.load(data_dir)
-    check_ratings(data_dir, ds)
-    aug = read_attributes(attrs) if attrs else {}
+    aug = aug or {}
     cls = load_class(model_name)
     ckpt = torch.load(load, map_location="cpu", weights_only=False) if load else None
     if ckpt and ckpt.get("model") != model_name:
         raise UsageError(f"{load}: a {ckpt.get('model')} checkpoint, not {model_name}")
     params = {**cls.defaults, **(ckpt["hp"] if ckpt else {}), **(hp or {})}
-    train = [r for u in ds.user_ids for r in ds.train.get(u, [])]
-    if not train:
-        raise DataError("no training interactions", str(data_dir / "train.jsonl"))
-    lo, hi = (ckpt["range"] if ckpt else (min(r["rating"] for r in train), max(r["rating"] for r in train)))
-    mean = float(np.mean([r["rating"] for r in train]))
+    train_recs = [r for u in ds.user_ids for r in ds.train.get(u, [])]
+    lo, hi = (ckpt["range"] if ckpt else (min(r["rating"] for r in train_recs), max(r["rating"] for r in train_recs)))
+    mean = float(np.mean([r["rating"] for r in train_recs]))
     enc = Encoder.from_dict(ckpt["encoder"]) if ckpt else build_encoder(
         ds, aug, int(params.get("min_count", 2)), int(params.get("zip_chars", 3)))
-    matched = sum(1 for i in aug if i in ds.items)
-    if attrs:
-        log(f"rating: {matched} of {len(aug)} attribute records match items; fields "
-            f"{', '.join(f['name'] for f in enc.fields if f['src'] == 'aug') or 'none'}")
     feats = Features(enc, ds, aug)
     model = cls(enc, mean=mean, **params)
-    x, y = tensors(feats, train)
-    xv, yv = tensors(feats, split_pairs(ds, "valid"))
+    valid = tensors(feats, split_pairs(ds, "valid"))
     t0 = time.time()
     if ckpt:
         model.load_state_dict(ckpt["state"])
         info = {"loaded": str(load), "epochs": 0}
     else:
-        log(f"rating: training {model_name} on {data_dir}: {len(train)} ratings, {len(enc.fields)} fields "
+        log(f"rating: training {model_name}: {len(train_recs)} ratings, {len(enc.fields)} fields "
             f"({', '.join(f['name'] for f in enc.fields)})")
-        info = fit(model, x, y, xv, yv, params, lo, hi, seed=seed, patience=patience)
+        info = fit(model, *tensors(feats, train_recs), *valid, params, lo, hi, seed=seed, patience=patience)
     seconds = time.time() - t0
-    if ckpt and ckpt.get("held"):
-        held = cls(enc, mean=mean, **params)
-        held.load_state_dict(ckpt["held"])
+    if ckpt:
+        held = cls(enc, mean=mean, **params) if ckpt.get("held") else None
+        if held is not None:
+            held.load_state_dict(ckpt["held"])
     else:
-        held = None if ckpt else without_last(cls, enc, mean, params, feats, ds, (xv, yv), info, (lo, hi), seed)
-    out.mkdir(parents=True, exist_ok=True)
+        held = without_last(cls, enc, mean, params, feats, ds, valid, info, (lo, hi), seed)
+    return Trained(model_name, model, held, enc, feats, params, (lo, hi), info, seconds)
+
+
+def predictions(t: Trained, ds) -> tuple[list[dict], dict[str, tuple[float, float]]]:
+    """Prediction records for the train (each user's last training rating, by the held-out model),
+    valid and test targets, and (RMSE, MAE) per split."""
     records, scores = [], {}
     for split in ("train", "valid", "test"):
         recs = split_pairs(ds, split)
-        xs, ys = tensors(feats, recs)
-        pred = predict(held if split == "train" and held is not None else model, xs, lo, hi)
+        xs, ys = tensors(t.feats, recs)
+        pred = predict(t.held if split == "train" and t.held is not None else t.model, xs, *t.bounds)
         scores[split] = rmse_mae(pred, ys.numpy())
         records += [{"user": r["user"], "item": r["item"], "rating": round(float(p), 4), "split": split}
                     for r, p in zip(recs, pred)]
-    write_jsonl(out / "predictions.jsonl", records)
-    write_jsonl(out / "embeddings.jsonl", embedding_records(model, enc, ds))
-    save_torch({"model": model_name, "hp": params, "state": model.state_dict(), "encoder": enc.to_dict(),
-                "range": [lo, hi],
-                    "held": held.state_dict() if held is not None else None}, out / "model.pt")
-    meta = {"model": model_name, "family": "rating", "hp": params, "seed": seed, "fields": [f["name"] for f in
-            enc.fields], "attributes": str(attrs) if attrs else None, "rating_range": [lo, hi],
-            "valid_rmse": scores["valid"][0], "valid_mae": scores["valid"][1], "test_rmse": scores["test"][0],
-            "test_mae": scores["test"][1], "train_seconds": round(seconds, 2), **info}
-    log(f"rating: {model_name} valid RMSE {scores['valid'][0]:.4f} MAE {scores['valid'][1]:.4f}; test RMSE "
-        f"{scores['test'][0]:.4f} MAE {scores['test'][1]:.4f}; {info['epochs']} epochs, {seconds:.1f}s")
-    with atomic_path(out / "meta.json") as tmp:
-        tmp.write_text(json.dumps(meta, indent=1))
-    return meta
+    return records, scores
+
+
+def checkpoint(t: Trained) -> dict:
+    return {"model": t.name, "hp": t.params, "state": t.model.state_dict(), "encoder": t.enc.to_dict(),
+            "range": list(t.bounds), "held": t.held.state_dict() if t.held is not None else None}
 
 
 def without_last(cls, enc, mean, params, feats, ds, valid, info, bounds, seed):

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .. import data as datamod
-from ..errors import UsageError
+from ..errors import DataError, UsageError
 from ..io import atomic_path, log, read_jsonl, save_torch, write_jsonl
 from ..models import family, load_class
 from ..seeding import seed_all
@@ -95,10 +95,7 @@ def run(model_name: str, data_dir: Path, out: Path, k: int = 10, seed: int = 0, 
         patience: int = 10, threads: int = 1, refit: bool = False) -> dict:
     hp = check_hp(model_name, load_class(model_name), hp or {})
     if family(model_name) == "rating":
-        from ..models import rating
-
-        return rating.run(model_name, data_dir, out, seed=seed, hp=hp, attrs=extra, load=load,
-                          patience=patience)
+        return run_rating(model_name, data_dir, out, seed, hp, extra, load, patience)
     import torch
 
     from ..models import topk
@@ -163,6 +160,37 @@ def refit_on_valid(cls, data, params, train_info, seed):
     log(f"backbone: refit on train + valid for {best} epochs")
     topk.fit(model, full, {**params, "epochs": best}, seed=seed, patience=10 ** 9, eval_every=10 ** 9)
     return model, full, best
+
+
+def run_rating(model_name, data_dir, out, seed, hp, attrs, load, patience) -> dict:
+    """A rating model: predictions.jsonl (valid, test and each user's last training rating), user
+    embeddings, model.pt (weights, hyper-parameters, encoder, rating range) and meta.json."""
+    from ..models import rating
+
+    data_dir, out = Path(data_dir), Path(out)
+    ds = datamod.load(data_dir)
+    rating.check_ratings(data_dir, ds)
+    if not any(ds.train.values()):
+        raise DataError("no training interactions", str(data_dir / "train.jsonl"))
+    aug = rating.read_attributes(attrs) if attrs else {}
+    if attrs:
+        log(f"rating: {sum(1 for i in aug if i in ds.items)} of {len(aug)} attribute records match items")
+    t = rating.train(model_name, ds, seed, hp, aug, load, patience)
+    records, scores = rating.predictions(t, ds)
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "predictions.jsonl", records)
+    write_jsonl(out / "embeddings.jsonl", rating.embedding_records(t.model, t.enc, ds))
+    save_torch(rating.checkpoint(t), out / "model.pt")
+    meta = {"model": model_name, "family": "rating", "hp": t.params, "seed": seed,
+            "fields": [f["name"] for f in t.enc.fields], "attributes": str(attrs) if attrs else None,
+            "rating_range": list(t.bounds), "valid_rmse": scores["valid"][0], "valid_mae": scores["valid"][1],
+            "test_rmse": scores["test"][0], "test_mae": scores["test"][1], "train_seconds": round(t.seconds, 2),
+            **t.info}
+    log(f"rating: {model_name} valid RMSE {scores['valid'][0]:.4f} MAE {scores['valid'][1]:.4f}; test RMSE "
+        f"{scores['test'][0]:.4f} MAE {scores['test'][1]:.4f}; {t.info['epochs']} epochs, {t.seconds:.1f}s")
+    with atomic_path(out / "meta.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))
+    return meta
 
 
 def without_last(cls, data, params, train_info, seed):
