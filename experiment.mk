@@ -33,8 +33,8 @@ SCALE_CELLS := $(foreach m,$(SCALE_LLMS),scale-llm/$(subst /,--,$(m))) \
 CELL_ARGS    = RUN=exp/$(1) TIMINGS=$(E)/$(1)/timings.jsonl SELECT=1 SPLITS=valid,test MODES=$(EXP_MODES)
 word_of      = $(word $(1),$(subst /, ,$(2)))
 
-.PHONY: experiment cell round
-experiment: $(O)/report.md
+.PHONY: experiment cell
+experiment: $(O)/report.md  ## the paper's study: every TASKS x backbone x SEEDS cell, ablations, scaling -> report.md
 	@echo "wrote $(O)/report.md" >&2
 
 $(O)/report.md: $(foreach c,$(MAIN_CELLS) $(SCALE_CELLS),$(E)/$(c)/cell.done)
@@ -64,24 +64,26 @@ $(E)/scale-ins/n%/cell.done: $(O)/data/stats.json
 ABLATION ?= 0
 CELL_METRICS := base ift l4r aug $(if $(filter rating,$(TASK)),ift-greedy l4r-greedy) \
                 $(if $(filter 1,$(ABLATION)),noda nopa uniform)
-cell: $(B)/cell.json $(foreach m,$(CELL_METRICS),$(B)/metrics-$(m).jsonl)
+cell: $(B)/cell.json $(foreach m,$(CELL_METRICS),$(B)/metrics-$(m).jsonl)  ## one cell (RUN=exp/...; run by experiment)
 ifneq ($(ROUNDS),1)
 ifneq ($(TASK),rating)
 	+@for r in $$(seq 2 $(ROUNDS)); do \
-	  prev=$(RUN); [ $$r -gt 2 ] && prev=$(RUN)/round$$((r - 1)); \
+	  prev=$(RUN); if [ $$r -gt 2 ]; then prev=$(RUN)/round$$((r - 1)); fi; \
 	  $(SUBMAKE) round RUN=$(RUN)/round$$r PREV=$$prev TIMINGS=$(TIMINGS) TASK=$(TASK) BACKBONE=$(BACKBONE) \
 	    SEED=$(SEED) SELECT=1 SPLITS=$(SPLITS) MODES=$(MODES) ROUNDS=1 || exit 1; \
 	done
 endif
 endif
 
+# what the cell is, for the report (seed, instructions and rounds are numbers)
+CELL_JSON = {"kind": "$(KIND)", "task": "$(TASK)", "backbone": "$(BACKBONE)", "seed": $(SEED), "llm": "$(LLM)", \
+             "instructions": $(INSTRUCTIONS), "dataset": "$(DATASET)", "rounds": $(ROUNDS)}
 $(B)/cell.json:
 	@mkdir -p $(B)
-	$(PY) -c 'import json,sys; print(json.dumps(dict(kind=sys.argv[1], task=sys.argv[2], backbone=sys.argv[3], \
-	  seed=int(sys.argv[4]), llm=sys.argv[5], instructions=int(sys.argv[6]), dataset=sys.argv[7], \
-	  rounds=int(sys.argv[8]))))' $(KIND) $(TASK) $(BACKBONE) $(SEED) $(LLM) $(INSTRUCTIONS) $(DATASET) $(ROUNDS) > $@
+	echo '$(CELL_JSON)' > $@
 
-# the augmented backbone alone (what data augmentation buys before the LLM re-ranks)
+# the augmented backbone alone (what data augmentation buys before the LLM re-ranks): as Base in the
+# Makefile, `aggregate ''` reads no completions and --scheme rec writes the backbone's own ranking
 $(B)/pred-aug.jsonl: $(AUG_OUT)
 	$(L4R) aggregate '' --data $(O)/data $(AGG_AUG) -o $@
 
@@ -120,11 +122,14 @@ $(B)/pred-l4r-greedy.jsonl: $(B)/completions-l4r.jsonl $(DEP_L4R)
 	$(L4R) aggregate $< --data $(O)/data $(AGG_L4R) $(ARGS_L4R) --use rating -o $@
 
 # ---- one round of iterative mutual augmentation (ROUNDS > 1; beyond the paper) ----
-# Round r's "base" is round r-1's augmented backbone: its candidates and embeddings feed round r's
-# instructions and prompts; the new LLM's triples join the earlier rounds' (direct) or its sequences
-# replace them (sequential); the backbone is retrained on them.
+# `make cell` runs rounds 2..ROUNDS after the cell itself: each a sub-make `round` with RUN=<cell>/round<r> and
+# PREV=the run before it (the cell, or round r-1). Round r's "base" is round r-1's augmented backbone: its
+# candidates and embeddings feed round r's instructions and prompts; the new LLM's triples join the earlier
+# rounds' (direct) or its sequences replace them (sequential); the backbone is retrained on them. The rules
+# below are explicit, so they take the place of the Makefile's pattern rules for Base and the augmentation.
 ifdef PREV
-round: $(B)/metrics-l4r.jsonl $(B)/metrics-aug.jsonl $(B)/metrics-base.jsonl
+.PHONY: round
+round: $(B)/metrics-l4r.jsonl $(B)/metrics-aug.jsonl $(B)/metrics-base.jsonl  ## one later round (run by cell)
 
 $(B)/base/candidates.jsonl:
 	mkdir -p $(B) && ln -sfn $(abspath $(O)/$(PREV)/aug) $(B)/base
@@ -132,7 +137,6 @@ $(B)/base/candidates.jsonl:
 $(AUG_FILE): $(B)/new-triples.jsonl
 	cat $(O)/$(PREV)/triples.jsonl $< > $@.tmp && mv $@.tmp $@
 $(B)/new-triples.jsonl: $(AUG_DEP)
-	$(T) augment -- $(L4R) augment --task $(TASK) --data $(O)/data --model $(AUG_LLM) --backend $(BACKEND) \
-	  --users $(AUG_USERS) --items $(AUG_ITEMS) --answer $(ANSWER) --seed $(SEED) --batch-size $(LLM_BATCH) -o $@
+	$(AUGMENT)
  endif
 endif

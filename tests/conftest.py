@@ -1,56 +1,28 @@
-"""Shared fixtures: a tiny ML-100K-format dataset written in the original file formats, a
-prepared folder made from it by `l4r prep`, and a tiny randomly initialised Llama built locally."""
+"""Shared fixtures: a tiny ML-100K-format dataset written in the original file formats (by
+tests/raw_fixtures.py, the one fixture generator), a prepared folder made from it by `l4r prep`, an
+MF backbone trained on it, and a tiny randomly initialised Llama built locally; and `l4r()`, the one
+helper that runs the CLI in a subprocess."""
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from raw_fixtures import write_tiny_ml100k
+
 # the tiny models of the tests are all overhead: one thread each keeps a busy 2-core box usable
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-          "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
-WORDS = ["Star", "Night", "River", "Ghost", "Summer", "City", "Dream", "Winter", "Heart", "Storm", "Shadow", "King"]
 
-
-def write_tiny_ml100k(folder: Path, users: int = 40, items: int = 60, seed: int = 7) -> Path:
-    """Users in 3 taste groups, each group favouring a third of the items; 8-20 ratings per user,
-    timestamps with ties at the end (as ML-100K has)."""
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "u.genre").write_text("".join(f"{g}|{i}\n" for i, g in enumerate(GENRES)), encoding="latin-1")
-    rows = []
-    for i in range(1, items + 1):
-        flags = ["0"] * len(GENRES)
-        flags[1 + i % 6] = "1"
-        title = f"{rng.choice(WORDS)} {rng.choice(WORDS)} {i} ({1950 + i % 48})"
-        rows.append(f"{i}|{title}|01-Jan-{1950 + i % 48}||http://x|" + "|".join(flags))
-    (folder / "u.item").write_text("\n".join(rows) + "\n", encoding="latin-1")
-    (folder / "u.user").write_text("".join(f"{u}|{20 + u % 40}|{'MF'[u % 2]}|student|{10000 + u}\n"
-                                           for u in range(1, users + 1)), encoding="latin-1")
-    lines = []
-    for u in range(1, users + 1):
-        group = u % 3
-        liked = [i for i in range(1, items + 1) if i % 3 == group]
-        n = rng.randint(8, 20)
-        chosen = rng.sample(liked, min(n - 2, len(liked))) + rng.sample(range(1, items + 1), 2)
-        ts = 880000000 + u * 1000
-        for k, i in enumerate(dict.fromkeys(chosen)):
-            stamp = ts + min(k, n - 3) * 10  # the last few share one second
-            lines.append(f"{u}\t{i}\t{rng.randint(3, 5) if i % 3 == group else rng.randint(1, 3)}\t{stamp}")
-    (folder / "u.data").write_text("\n".join(lines) + "\n", encoding="latin-1")
-    return folder
-
-
-def l4r(*args, input=None, check=True):
-    """Run the CLI in a subprocess; return CompletedProcess (text)."""
-    proc = subprocess.run([sys.executable, "-m", "l4r", *map(str, args)], input=input, capture_output=True,
-                          text=True)
+def l4r(*args, stdin: str | None = None, cwd=None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `python -m l4r ARGS` in a subprocess (text in and out). `stdin` is fed to it; with `check`
+    a non-zero exit fails the test with the command and its stderr, without it the caller looks at
+    returncode/stdout/stderr itself."""
+    proc = subprocess.run([sys.executable, "-m", "l4r", *map(str, args)], input=stdin, capture_output=True,
+                          text=True, cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"l4r {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc

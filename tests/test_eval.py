@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import raw_fixtures
+from conftest import l4r
 
 from l4r import metrics as M
 from l4r.errors import DataError, UsageError
@@ -35,9 +34,14 @@ def data(tmp_path_factory) -> Path:
     return out
 
 
+def held_out(data: Path, split: str) -> dict[str, str]:
+    """user -> the item held out for `split`."""
+    return {r["user"]: r["item"] for r in lines(data / f"{split}.jsonl")}
+
+
 @pytest.fixture(scope="module")
-def test_items(data) -> dict[str, str]:
-    return {r["user"]: r["item"] for r in lines(data / "test.jsonl")}
+def test_item_of(data) -> dict[str, str]:
+    return held_out(data, "test")
 
 
 # --- metrics ---------------------------------------------------------------------------------------
@@ -85,20 +89,20 @@ def test_quantile_groups():
 
 # --- the eval stage --------------------------------------------------------------------------------
 
-def predictions(test_items: dict[str, str]) -> list[dict]:
+def predictions(test_item_of: dict[str, str]) -> list[dict]:
     """User 1: hit at rank 0; 2: rank 2; 3: rank 4; 4: not in the list; 5..30: no prediction."""
     filler = [f"x{i}" for i in range(5)]
     recs = []
     for user, rank in (("1", 0), ("2", 2), ("3", 4), ("4", None)):
         items = list(filler)
         if rank is not None:
-            items[rank] = test_items[user]
+            items[rank] = test_item_of[user]
         recs.append({"user": user, "items": items})
     return recs
 
 
-def test_topk_over_all_held_out_users(tmp_path, data, test_items, capsys):
-    f = write(tmp_path / "p.jsonl", predictions(test_items))
+def test_topk_over_all_held_out_users(tmp_path, data, test_item_of, capsys):
+    f = write(tmp_path / "p.jsonl", predictions(test_item_of))
     recs = ev.run(f, data, "test", [3, 5], per_user=tmp_path / "u.jsonl", groups=0)
     got = {r["metric"]: r for r in recs}
     assert set(got) == {"HR@3", "NDCG@3", "HR@5", "NDCG@5"} and all(r["n"] == 30 for r in recs)
@@ -112,8 +116,8 @@ def test_topk_over_all_held_out_users(tmp_path, data, test_items, capsys):
     assert rows["4"]["rank"] is None and rows["4"]["predicted"] and not rows["9"]["predicted"]
 
 
-def test_groups_partition_the_users(tmp_path, data, test_items):
-    f = write(tmp_path / "p.jsonl", predictions(test_items))
+def test_groups_partition_the_users(tmp_path, data, test_item_of):
+    f = write(tmp_path / "p.jsonl", predictions(test_item_of))
     recs = ev.run(f, data, "test", [3], per_user=tmp_path / "u.jsonl", groups=3)
     overall = {r["metric"]: r for r in recs if r["group"] is None}
     grouped = [r for r in recs if r["group"] is not None and r["metric"] == "NDCG@3"]
@@ -130,8 +134,8 @@ def test_groups_partition_the_users(tmp_path, data, test_items):
         assert r["N"] <= int(r["group"].split("<=")[1].rstrip(")"))
 
 
-def test_candidates_of_other_splits_are_skipped(tmp_path, data, test_items):
-    recs = [{**p, "split": "test", "scores": [0.0] * 5} for p in predictions(test_items)]
+def test_candidates_of_other_splits_are_skipped(tmp_path, data, test_item_of):
+    recs = [{**p, "split": "test", "scores": [0.0] * 5} for p in predictions(test_item_of)]
     recs += [{"user": "1", "split": "valid", "items": ["zzz"], "scores": [1.0]}]
     got = {r["metric"]: r["value"] for r in ev.run(write(tmp_path / "c.jsonl", recs), data, "test", [3], groups=0)}
     assert got["HR@3"] == pytest.approx(2 / 30, abs=1e-6)
@@ -151,8 +155,8 @@ def test_rating_metrics_and_missing_predictions(tmp_path, data):
         ev.run(write(tmp_path / "r2.jsonl", [p for p in preds if p["user"] != "1"]), data, "test", [3])
 
 
-def test_markdown_table(tmp_path, data, test_items):
-    f = write(tmp_path / "p.jsonl", predictions(test_items))
+def test_markdown_table(tmp_path, data, test_item_of):
+    f = write(tmp_path / "p.jsonl", predictions(test_item_of))
     ev.run(f, data, "test", [3], markdown_to=tmp_path / "t.md", label="mf", groups=2)
     text = (tmp_path / "t.md").read_text()
     assert "| run | HR@3 | NDCG@3 | users |" in text and "| mf | 0.0667 | 0.0500 | 30 |" in text
@@ -180,48 +184,55 @@ def test_runs_mean_and_std(tmp_path):
     assert "| HR@3 | all | 0.2000 | 0.1000 | 3 |" in (tmp_path / "runs.md").read_text()
 
 
-def test_bad_k_and_split():
+def test_bad_k_and_split(tmp_path, data):
     with pytest.raises(UsageError):
         ev.parse_ks("3,x")
     with pytest.raises(UsageError):
         ev.parse_ks("0")
     assert ev.parse_ks("5,3,5") == [3, 5]
+    # --split picks whose held-out item is the target: the valid items ranked first score 1 on valid only
+    valid_item_of = held_out(data, "valid")
+    f = write(tmp_path / "v.jsonl", [{"user": u, "items": [i, "x1", "x2"]} for u, i in valid_item_of.items()])
+    on_valid = {r["metric"]: r for r in ev.run(f, data, "valid", [1, 3], groups=0)}
+    assert on_valid["HR@1"]["value"] == on_valid["NDCG@3"]["value"] == 1.0 and on_valid["HR@1"]["n"] == 30
+    test_item_of = held_out(data, "test")
+    expected = sum(test_item_of[u] == i for u, i in valid_item_of.items()) / 30
+    on_test = {r["metric"]: r["value"] for r in ev.run(f, data, "test", [1], groups=0)}
+    assert on_test["HR@1"] == pytest.approx(expected, abs=1e-6) and expected < 1
+    for bad in ("dev", "valid,test", ""):
+        with pytest.raises(UsageError, match=f"--split must be one of .*; got '{bad}'"):
+            ev.run(f, data, bad, [1])
 
 
 # --- the CLI ------------------------------------------------------------------------------------------
 
-def l4r(*args, stdin: str | None = None):
-    return subprocess.run([sys.executable, "-m", "l4r", *args], capture_output=True, text=True, input=stdin)
-
-
-def test_cli_pipe_and_outputs(tmp_path, data, test_items):
-    stdin = "".join(json.dumps(r) + "\n" for r in predictions(test_items))
+def test_cli_pipe_and_outputs(tmp_path, data, test_item_of):
+    stdin = "".join(json.dumps(r) + "\n" for r in predictions(test_item_of))
     res = l4r("eval", "--data", str(data), "--k", "3", "--groups", "2", "--per-user", str(tmp_path / "u.jsonl"),
               "--markdown", str(tmp_path / "t.md"), "--label", "pop", stdin=stdin)
-    assert res.returncode == 0, res.stderr
     recs = [json.loads(x) for x in res.stdout.splitlines()]
     assert recs[0] == {"metric": "HR@3", "value": round(2 / 30, 6), "n": 30, "group": None, "label": "pop"}
     assert any(r["group"] for r in recs) and (tmp_path / "u.jsonl").exists() and (tmp_path / "t.md").exists()
     res = l4r("eval", "--compare", str(tmp_path / "u.jsonl"), str(tmp_path / "u.jsonl"), "--metric", "NDCG@3")
-    assert res.returncode == 0 and json.loads(res.stdout)["p"] == 1.0
+    assert json.loads(res.stdout)["p"] == 1.0
 
 
 def test_cli_missing_field_exits_1_without_partial_output(tmp_path, data):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"user": "1", "items": ["2"]}\n{"items": ["3"]}\n')
     res = l4r("eval", str(bad), "--data", str(data), "--per-user", str(tmp_path / "u.jsonl"),
-              "--markdown", str(tmp_path / "t.md"))
+              "--markdown", str(tmp_path / "t.md"), check=False)
     assert res.returncode == 1 and f"{bad}:2: user: missing" in res.stderr and res.stdout == ""
     assert not (tmp_path / "u.jsonl").exists() and not (tmp_path / "t.md").exists()
     assert not list(tmp_path.glob(".*.tmp"))
     bad.write_text('{"user": "1"}\n')
-    res = l4r("eval", str(bad), "--data", str(data))
+    res = l4r("eval", str(bad), "--data", str(data), check=False)
     assert res.returncode == 1 and f"{bad}:1: items: missing" in res.stderr
     bad.write_text('{"user": "1", "items": [2, 3]}\n')
-    res = l4r("eval", str(bad), "--data", str(data))
+    res = l4r("eval", str(bad), "--data", str(data), check=False)
     assert res.returncode == 1 and f"{bad}:1: items: every ranked id must be a string" in res.stderr
     bad.write_text('{"user": "1", "items": ["2"]}\n{"user": "1", "items": ["3"]}\n')
-    res = l4r("eval", str(bad), "--data", str(data))
+    res = l4r("eval", str(bad), "--data", str(data), check=False)
     assert res.returncode == 1 and f"{bad}:2: user: a second ranked list for user 1" in res.stderr
 
 
@@ -230,9 +241,9 @@ def test_cli_bad_flags_exit_2(tmp_path, data):
     for args, text in ((["--k", "three"], "--k takes cutoffs"), (["--bogus"], "No such option"),
                        (["--split", "dev"], "--split must be one of"), (["--groups", "-1"], "--groups must be >= 0"),
                        (["--compare"], "--compare takes two"), (["--runs", "--compare"], "exclude each other")):
-        res = l4r("eval", str(f), "--data", str(data), *args)
+        res = l4r("eval", str(f), "--data", str(data), *args, check=False)
         assert res.returncode == 2 and text in res.stderr, (args, res.stderr)
-    res = l4r("eval", str(tmp_path / "nope.jsonl"), "--data", str(data))
+    res = l4r("eval", str(tmp_path / "nope.jsonl"), "--data", str(data), check=False)
     assert res.returncode == 2 and "no such file" in res.stderr
-    res = l4r("eval", str(f), "--data", str(tmp_path))
+    res = l4r("eval", str(f), "--data", str(tmp_path), check=False)
     assert res.returncode == 2 and "not a prepared dataset folder" in res.stderr

@@ -135,7 +135,7 @@ def test_truncation_cuts_input_from_the_left_and_keeps_output(tiny):
 
 
 def test_bad_record_and_batch_flags(tiny, tmp_path):
-    from l4r.stages.finetune import DEFAULT_CONFIG, fill_config, load_config, read_instructions
+    from l4r.stages.finetune import fill_config, load_config, read_instructions
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(records(1)[0]) + "\n" + json.dumps({"id": "x", "task": "t", "instruction": "i"}) + "\n")
@@ -149,10 +149,28 @@ def test_bad_record_and_batch_flags(tiny, tmp_path):
     assert fill_config(load_config(), 4, 16, 1, on_gpu=True)["bf16"]["enabled"] is True
     with pytest.raises(UsageError):
         fill_config(load_config(), 4, 16, 3, on_gpu=False)
-    root = Path(__file__).resolve().parents[1]
-    for copy in (root / "configs" / "zero3.json", root / "l4r" / "configs" / "zero3.json"):
-        shipped = {k: v for k, v in json.loads(copy.read_text()).items() if not k.startswith("_")}
-        assert shipped == DEFAULT_CONFIG  # the repo file, the packaged copy and the built-in fallback agree
+
+
+def test_one_zero3_config_in_the_package_and_an_override(tmp_path):
+    """The ZeRO-3 config lives once, as package data (an installed l4r finds it); --deepspeed-config
+    replaces it; a missing or broken override is refused."""
+    from importlib.resources import files
+
+    from l4r.stages.finetune import load_config
+
+    packaged = files("l4r") / "configs" / "zero3.json"
+    shipped = json.loads(packaged.read_text())
+    assert load_config() == {k: v for k, v in shipped.items() if not k.startswith("_")}
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert 'l4r = ["configs/*.json"]' in pyproject  # package data: installed with l4r
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps({"_note": "dropped", "zero_optimization": {"stage": 2}, "train_batch_size": "auto"}))
+    assert load_config(mine) == {"zero_optimization": {"stage": 2}, "train_batch_size": "auto"}
+    with pytest.raises(UsageError, match="nope.json: no such file"):
+        load_config(tmp_path / "nope.json")
+    mine.write_text('{"stage": 3,}')
+    with pytest.raises(DataError, match=r"mine\.json:1: not valid JSON"):
+        load_config(mine)
 
 
 # ---------------------------------------------------------------- real DeepSpeed runs

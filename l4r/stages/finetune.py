@@ -35,17 +35,7 @@ from ..prompts import render
 from ..seeding import seed_all
 
 IGNORE = -100
-CONFIG_NAME = "zero3.json"
-DEFAULT_CONFIG = {
-    "train_batch_size": "auto", "train_micro_batch_size_per_gpu": "auto", "gradient_accumulation_steps": "auto",
-    "gradient_clipping": 1.0, "bf16": {"enabled": "auto"}, "zero_allow_untested_optimizer": True,
-    "zero_optimization": {"stage": 3, "overlap_comm": True, "contiguous_gradients": True,
-                          "reduce_bucket_size": 50_000_000, "stage3_prefetch_bucket_size": 50_000_000,
-                          "stage3_param_persistence_threshold": 100_000,
-                          "stage3_max_live_parameters": 1_000_000_000, "stage3_max_reuse_distance": 1_000_000_000,
-                          "stage3_gather_16bit_weights_on_model_save": True},
-    "steps_per_print": 1_000_000_000, "wall_clock_breakdown": False,
-}
+CONFIG_NAME = "zero3.json"   # the one ZeRO-3 config: l4r/configs/zero3.json, shipped as package data
 
 
 # ---------------------------------------------------------------- data
@@ -119,19 +109,24 @@ def collate(batch: list[dict], pad_id: int) -> dict:
 # ---------------------------------------------------------------- DeepSpeed set-up
 
 def load_config(path: Path | None = None) -> dict:
-    """--deepspeed-config, else configs/zero3.json of the repo, else the copy in the package, else built in."""
-    here = Path(__file__).resolve()
-    places = [path] if path else [here.parents[2] / "configs" / CONFIG_NAME, here.parents[1] / "configs" / CONFIG_NAME]
-    for p in places:
-        if p and Path(p).is_file():
-            try:
-                cfg = json.loads(Path(p).read_text())
-            except json.JSONDecodeError as exc:
-                raise DataError(f"not valid JSON ({exc.msg})", str(p), exc.lineno) from None
-            return {k: v for k, v in cfg.items() if not k.startswith("_")}
-        if path:
-            raise UsageError(f"{p}: no such file")
-    return json.loads(json.dumps(DEFAULT_CONFIG))
+    """The DeepSpeed config: --deepspeed-config if given, else the package's configs/zero3.json
+    (package data, so an installed l4r finds it too). Keys starting with _ are dropped."""
+    if path is None:
+        from importlib.resources import files
+
+        place = files("l4r") / "configs" / CONFIG_NAME
+        if not place.is_file():
+            raise UsageError(f"{place}: the packaged DeepSpeed config is missing; reinstall l4r "
+                             "or pass --deepspeed-config")
+    else:
+        place = Path(path)
+        if not place.is_file():
+            raise UsageError(f"{place}: no such file")
+    try:
+        cfg = json.loads(place.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not valid JSON ({exc.msg})", str(place), exc.lineno) from None
+    return {k: v for k, v in cfg.items() if not k.startswith("_")}
 
 
 def fill_config(cfg: dict, micro: int, batch: int, world: int, on_gpu: bool) -> dict:
