@@ -13,6 +13,7 @@ lowest U_llm of the list).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from .data import load_candidates, load_rating_predictions
@@ -66,6 +67,29 @@ def merge_rating(u_llm: float | None, u_rec: float, alpha: float) -> float:
 
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One way to aggregate (checked when made): top-k `mode` (listwise, pointwise) and `utility`
+    (position, score); `scheme` adaptive (Eq. 7), uniform (alpha1 for all), llm (alpha 1), rec
+    (alpha 0); `c` the utility step C; rating `use` (expected or the greedy rating)."""
+    mode: str = "listwise"
+    alpha1: float = 0.5
+    alpha2: float = 0.1
+    scheme: str = "adaptive"
+    c: float = 1.0
+    use: str = "expected"
+    utility: str = "position"
+
+    def __post_init__(self):
+        allowed = {"mode": ("listwise", "pointwise"), "scheme": ("adaptive", "uniform", "llm", "rec"),
+                   "use": ("expected", "rating"), "utility": ("position", "score")}
+        for flag, values in allowed.items():
+            if getattr(self, flag) not in values:
+                raise UsageError(f"--{flag} must be one of {', '.join(values)}, got {getattr(self, flag)!r}")
+        if not 0 <= self.alpha2 < 1 or not 0 <= self.alpha1 <= 1:
+            raise UsageError("need 0 <= alpha1 <= 1 and 0 <= alpha2 < 1")
+
+
 def llm_orders(completions, mode: str, split: str) -> dict[str, tuple[list[str], dict[str, float] | None]]:
     """user -> (the LLM's ranking of its candidates, its own score per item or None): listwise
     answers (log p when ranked by label probabilities), or pointwise expected ratings."""
@@ -95,32 +119,35 @@ def not_ok(completions, task: str, split: str) -> dict[str, int]:
     return counts
 
 
-def run_topk(ds, completions, candidates: Path, split, mode, alpha1, alpha2, scheme, c, say=log,
-             utility: str = "position"):
+def run_topk(ds, completions, candidates: Path, split: str, setting: Setting, say=log):
+    """Prediction records {user, items, scores, split}: each user's candidates re-ranked by U."""
+    mode, scheme, utility = setting.mode, setting.scheme, setting.utility
     cands = load_candidates(candidates, split, ds)
     orders = llm_orders(completions, mode, split)
     if utility == "score" and any(u is None for _, u in orders.values()):
         raise UsageError("--utility score needs the LLM's probabilities (completions from `l4r llm` ranking by "
                          "labels, or pointwise); these were generated: use --utility position")
-    alpha = alphas({u: ds.n_interactions(u) for u in ds.user_ids}, alpha1, alpha2, scheme)
+    alpha = alphas({u: ds.n_interactions(u) for u in ds.user_ids}, setting.alpha1, setting.alpha2, scheme)
     missing = 0
     for user in ds.user_ids:
         if user not in cands:
             continue
         order, util = orders.get(user, (None, None))
         missing += order is None
-        items, scores = merge_topk(cands[user], order, alpha[user], c, util if utility == "score" else None)
+        items, scores = merge_topk(cands[user], order, alpha[user], setting.c, util if utility == "score" else None)
         yield {"user": user, "items": items, "scores": scores, "split": split}
     bad = not_ok(completions, mode, split)
     say(f"aggregate: {len(orders)} users re-ranked by the LLM ({mode}, {scheme}, utility {utility}); {missing} "
         f"kept the backbone order" + (f" (LLM answers without a ranking: {bad})" if bad else ""))
 
 
-def run_rating(ds, completions, predictions: Path, split, alpha1, alpha2, scheme, use, say=log):
+def run_rating(ds, completions, predictions: Path, split: str, setting: Setting, say=log):
+    """Prediction records {user, item, rating, split} for every held-out rating."""
+    scheme, use = setting.scheme, setting.use
     preds = load_rating_predictions(predictions, split)
     llm = {(c["user"], c["item"]): c.get(use) if c.get(use) is not None else c.get("rating")
            for c in completions if c["task"] == "rating" and c.get("split", split) == split and c["status"] == "ok"}
-    alpha = alphas({u: ds.n_interactions(u) for u in ds.user_ids}, alpha1, alpha2, scheme)
+    alpha = alphas({u: ds.n_interactions(u) for u in ds.user_ids}, setting.alpha1, setting.alpha2, scheme)
     missing = 0
     for user in ds.user_ids:
         target = ds.target(user, split)

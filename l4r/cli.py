@@ -21,15 +21,6 @@ ANSWER = typer.Option("labels", help="labels: candidates shown as `A. title`, th
                       "probabilities (one forward pass); titles: the paper's generated titles, matched back")
 
 
-def _answer(value: str) -> str:
-    from .errors import UsageError
-    from .prompts import ANSWERS
-
-    if value not in ANSWERS:
-        raise UsageError(f"--answer must be one of {', '.join(ANSWERS)}, got {value!r}")
-    return value
-
-
 @app.callback()
 def _root(local_rank: int = typer.Option(-1, "--local_rank", hidden=True,
                                          help="set by the deepspeed launcher (ranks come from the env)")) -> None:
@@ -145,16 +136,12 @@ def instruct(data: Path = DATA,
              seed: int = SEED,
              out: str = typer.Option("-", "--out", "-o", help="output JSONL (- for stdout)")):
     """Build instruction-tuning data (instruction records) from the training split only."""
-    from .errors import UsageError
     from .io import write_jsonl
     from .stages import instruct as stage
 
-    chosen = _csv(tasks)
-    bad = [t for t in chosen if t not in stage.TASKS]
-    if bad:
-        raise UsageError(f"--tasks: unknown task(s) {', '.join(bad)}; known: {', '.join(stage.TASKS)}")
-    write_jsonl(out, stage.run(data, candidates, embeddings, chosen, per_task, seed, augment, rating_predictions,
-                               history, answer=_answer(answer)))
+    opts = stage.Options(candidates, embeddings, rating_predictions, tuple(_csv(tasks)), per_task, seed, augment,
+                         history, answer=answer)
+    write_jsonl(out, stage.run(data, opts))
 
 
 def _shard(value: Optional[str]):
@@ -188,14 +175,12 @@ def prompt(data: Path = DATA,
            seed: int = SEED,
            out: str = typer.Option("-", "--out", "-o", help="output JSONL (- for stdout)")):
     """Build test-time prompts (prompt records) with similar-user and backbone-prediction augmentation."""
-    from .errors import UsageError
     from .io import write_jsonl
     from .stages import prompt as stage
 
-    if not split or any(s not in ("valid", "test") for s in split.split(",")):
-        raise UsageError(f"--split must be valid, test or valid,test; got {split!r}")
-    write_jsonl(out, stage.run(data, candidates, embeddings, split, _csv(tasks), augment, reachable_only, seed,
-                               history, rating_predictions, _shard(shard), _answer(answer)))
+    opts = stage.Options(candidates, embeddings, rating_predictions, split, tuple(_csv(tasks)), augment,
+                         reachable_only, seed, history, _shard(shard), answer)
+    write_jsonl(out, stage.run(data, opts))
 
 
 @app.command(epilog="Example: l4r finetune instructions.jsonl --model smollm2 --out out/ml-100k/llm --epochs 3")
@@ -262,19 +247,14 @@ def llm(prompts: str = typer.Argument("-", help="prompt records (- for stdin)"),
     """
     from .stages import llm as stage
 
-    options = {"hf": {"device": device},
-               "vllm": {"tensor_parallel_size": tensor_parallel},
-               "openai": {"base_url": base_url, "api_key_env": api_key_env, "concurrency": concurrency,
-                          "timeout": timeout, "max_retries": max_retries, "cost_per_1k_prompt": cost_prompt,
-                          "cost_per_1k_completion": cost_completion}}.get(backend, {})
-    from .errors import UsageError
-
-    if answer not in ("auto", "labels", "titles"):
-        raise UsageError(f"--answer must be auto, labels or titles, got {answer!r}")
-    if permutations < 1:
-        raise UsageError("--permutations must be >= 1")
-    stage.run(prompts, out, backend, model, batch_size, max_new_tokens, resume, dry_run, options, _shard(shard),
-              answer=answer, permutations=permutations)
+    engine = {"hf": {"device": device},
+              "vllm": {"tensor_parallel_size": tensor_parallel},
+              "openai": {"base_url": base_url, "api_key_env": api_key_env, "concurrency": concurrency,
+                         "timeout": timeout, "max_retries": max_retries, "cost_per_1k_prompt": cost_prompt,
+                         "cost_per_1k_completion": cost_completion}}.get(backend, {})
+    stage.run(prompts, out, stage.Options(backend=backend, model=model, batch_size=batch_size,
+                                          max_new_tokens=max_new_tokens, answer=answer, permutations=permutations,
+                                          resume=resume, dry_run=dry_run, shard=_shard(shard), engine=engine))
 
 
 @app.command(epilog="Example: l4r llm prompts.jsonl | l4r aggregate --data out/ml-100k/data "
@@ -296,23 +276,14 @@ def aggregate(completions: str = typer.Argument("-", help="completion records (-
               use: str = typer.Option("expected", help="rating: expected (probability-weighted) or rating (greedy)"),
               out: str = typer.Option("-", "--out", "-o", help="prediction records (- for stdout)")):
     """Adaptive aggregation of LLM and backbone answers (Eq. 5-7); writes prediction records."""
-    from .errors import UsageError
     from .io import write_jsonl
     from .stages import aggregate as stage
 
-    scheme = "uniform" if uniform else scheme
-    checks = {"task": (task, ("topk", "rating")), "mode": (mode, ("listwise", "pointwise")),
-              "scheme": (scheme, ("adaptive", "uniform", "llm", "rec")), "use": (use, ("expected", "rating")),
-              "utility": (utility, ("position", "score"))}
-    for flag, (value, allowed) in checks.items():
-        if value not in allowed:
-            raise UsageError(f"--{flag} must be one of {', '.join(allowed)}, got {value!r}")
-    if not 0 <= alpha2 < 1 or not 0 <= alpha1 <= 1:
-        raise UsageError("need 0 <= alpha1 <= 1 and 0 <= alpha2 < 1")
-    if task == "topk" and candidates is None or task == "rating" and predictions is None:
-        raise UsageError("--candidates is needed for top-k, --predictions for rating")
-    write_jsonl(out, stage.run(completions or None, data, split, task, mode, candidates, predictions, alpha1, alpha2,
-                               scheme, c, use, utility))
+    from .aggregation import Setting
+
+    setting = Setting(mode, alpha1, alpha2, "uniform" if uniform else scheme, c, use, utility)
+    opts = stage.Options(task, split, candidates, predictions, setting)
+    write_jsonl(out, stage.run(completions or None, data, opts))
 
 
 @app.command(epilog="Example: l4r select completions.jsonl --data out/ml-100k/data --candidates cands.jsonl "
@@ -384,13 +355,12 @@ def augment(task: str = typer.Option("direct", help="direct (triples), sequentia
             answer: str = ANSWER,
             out: str = typer.Option(..., "--out", "-o", help="triple / sequence / attribute records")):
     """LLM data augmentation: triple (direct), sequence (sequential) or attribute (rating) records."""
-    from .errors import UsageError
     from .stages import augment as stage
 
-    if task not in ("direct", "sequential", "rating"):
-        raise UsageError(f"--task must be direct, sequential or rating, got {task!r}")
-    stage.run(task, data, out, model, backend, users, pairs, options, seed, batch_size, emit_prompts, completions,
-              {"base_url": base_url} if backend == "openai" else {}, items=items, answer=_answer(answer))
+    opts = stage.Options(task, model, backend, users, pairs, options, items, seed, batch_size, answer=answer,
+                         emit_prompts=emit_prompts, completions=completions,
+                         engine={"base_url": base_url} if backend == "openai" else {})
+    stage.run(data, out, opts)
 
 
 @app.command("eval", epilog="Example: l4r aggregate --data out/ml-100k/data --candidates out/ml-100k/mf/candidates.jsonl "

@@ -304,8 +304,9 @@ def labelled_prompts(path, n=3):
 def run_stage(prompts, out, server, **kw):
     from l4r.stages import llm as stage
 
-    opts = {"base_url": server.url, "backoff": 0.01, "max_backoff": 0.05, "timeout": 1.0, "max_retries": 3}
-    return stage.run(str(prompts), str(out), "openai", "m", 4, options=opts, **kw)
+    engine = {"base_url": server.url, "backoff": 0.01, "max_backoff": 0.05, "timeout": 1.0, "max_retries": 3}
+    return stage.run(str(prompts), str(out), stage.Options(backend="openai", model="m", batch_size=4,
+                                                           engine=engine, **kw))
 
 
 def test_label_ranking_reads_top_logprobs(server, tmp_path):

@@ -218,9 +218,9 @@ def test_an_engine_error_marks_its_batch_failed_and_the_rerun_finishes(engine, t
     monkeypatch.setattr(HFBackend, "score", once_out_of_memory)
     out = tmp_path / "c.jsonl"
     with pytest.raises(Exception, match=r"2 of 4 prompts failed \(first: test:listwise:0: RuntimeError: CUDA out"):
-        stage.run(str(prompts), str(out), "hf", str(tiny_llm), batch_size=2)
+        stage.run(str(prompts), str(out), stage.Options(model=str(tiny_llm), batch_size=2))
     assert not out.exists() and calls == [2, 2]
-    stage.run(str(prompts), str(out), "hf", str(tiny_llm), batch_size=2)
+    stage.run(str(prompts), str(out), stage.Options(model=str(tiny_llm), batch_size=2))
     assert calls == [2, 2, 2]                          # the rerun asked only the failed batch
     got = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in got] == [r["id"] for r in recs] and all(r["status"] == "ok" for r in got)

@@ -13,19 +13,35 @@ the IFT row), rec (alpha 0: the backbone alone).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import data as datamod
-from ..aggregation import run_rating, run_topk
+from ..aggregation import Setting, run_rating, run_topk
+from ..errors import UsageError
 from ..io import read_jsonl
 
 
-def run(completions_path, data_dir: Path, split: str, task: str = "topk", mode: str = "listwise",
-        candidates: Path | None = None, predictions: Path | None = None, alpha1: float = 0.5,
-        alpha2: float = 0.1, scheme: str = "adaptive", c: float = 1.0, use: str = "expected",
-        utility: str = "position"):
+@dataclass
+class Options:
+    """What `l4r aggregate` combines: top-k (the backbone's `candidates`) or rating (its
+    `predictions`), for one split, by one Setting."""
+    task: str = "topk"
+    split: str = "test"
+    candidates: Path | None = None
+    predictions: Path | None = None
+    setting: Setting = field(default_factory=Setting)
+
+    def __post_init__(self):
+        if self.task not in ("topk", "rating"):
+            raise UsageError(f"--task must be topk or rating, got {self.task!r}")
+        if self.task == "topk" and self.candidates is None or self.task == "rating" and self.predictions is None:
+            raise UsageError("--candidates is needed for top-k, --predictions for rating")
+
+
+def run(completions_path, data_dir: Path, opts: Options) -> list[dict]:
     ds = datamod.load(data_dir)
     completions = list(read_jsonl(completions_path, "completion")) if completions_path else []
-    if task == "rating":
-        return list(run_rating(ds, completions, predictions, split, alpha1, alpha2, scheme, use))
-    return list(run_topk(ds, completions, candidates, split, mode, alpha1, alpha2, scheme, c, utility=utility))
+    if opts.task == "rating":
+        return list(run_rating(ds, completions, opts.predictions, opts.split, opts.setting))
+    return list(run_topk(ds, completions, opts.candidates, opts.split, opts.setting))

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import data as datamod
 from ..data import unseen
+from ..errors import UsageError
 from ..io import log, read_jsonl, write_jsonl
-from ..prompts import Templates
+from ..prompts import ANSWERS, Templates
 from ..seeding import rng as seeded
 
 ATTRIBUTES = {
@@ -135,22 +137,52 @@ def to_attributes(completions, prompts):
         yield {"item": c["item"], "attrs": attrs}
 
 
-def run(task: str, data_dir: Path, out: str, model: str = "smollm2", backend: str = "hf", users: int = 0,
-        pairs: int = 1, options: int = 10, seed: int = 0, batch_size: int = 16, emit_prompts: bool = False,
-        completions: Path | None = None, llm_options: dict | None = None, history: int = 10, items: int = 0,
-        answer: str = "labels") -> int:
+@dataclass
+class Options:
+    """What `l4r augment` does (checked when made): the scenario `task`, the LLM (`model`, `backend`,
+    `engine` options), how many `users` (0: all) with `pairs` each (direct) or `options` items offered
+    (sequential), how many popular `items` (rating, 0: all); `emit_prompts` only writes the prompts,
+    `completions` reads answers made elsewhere."""
+    task: str = "direct"
+    model: str = "smollm2"
+    backend: str = "hf"
+    users: int = 0
+    pairs: int = 1
+    options: int = 10
+    items: int = 0
+    seed: int = 0
+    batch_size: int = 16
+    history: int = 10
+    answer: str = "labels"
+    emit_prompts: bool = False
+    completions: Path | None = None
+    engine: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.task not in ("direct", "sequential", "rating"):
+            raise UsageError(f"--task must be direct, sequential or rating, got {self.task!r}")
+        if self.answer not in ANSWERS:
+            raise UsageError(f"--answer must be one of {', '.join(ANSWERS)}, got {self.answer!r}")
+
+
+def make_prompts(ds, opts: Options) -> list[dict]:
+    tpl = Templates(ds, None, opts.history, ds.scale, opts.answer)
+    rng = random.Random(opts.seed)
+    if opts.task == "rating":
+        return list(attribute_prompts(ds, popular_items(ds, opts.items)))
+    users = sample_users(ds, opts.users, rng)
+    if opts.task == "direct":
+        return list(direct_prompts(ds, tpl, users, opts.pairs, opts.seed))
+    return list(sequential_prompts(ds, tpl, users, opts.options, opts.seed))
+
+
+def run(data_dir: Path, out: str, opts: Options) -> int:
     from . import llm as llm_stage
 
     ds = datamod.load(data_dir)
-    tpl = Templates(ds, None, history, ds.scale, answer)
-    rng = random.Random(seed)
-    if task == "rating":
-        prompts = list(attribute_prompts(ds, popular_items(ds, items)))
-    elif task == "direct":
-        prompts = list(direct_prompts(ds, tpl, sample_users(ds, users, rng), pairs, seed))
-    else:
-        prompts = list(sequential_prompts(ds, tpl, sample_users(ds, users, rng), options, seed))
-    if emit_prompts:
+    task, completions = opts.task, opts.completions
+    prompts = make_prompts(ds, opts)
+    if opts.emit_prompts:
         return write_jsonl(out, prompts)
     if completions is None:
         work = Path(str(out) + ".work")
@@ -158,14 +190,15 @@ def run(task: str, data_dir: Path, out: str, model: str = "smollm2", backend: st
         write_jsonl(work / "prompts.jsonl", prompts)
         completions = work / "completions.jsonl"
         if not completions.exists():
-            llm_stage.run(work / "prompts.jsonl", str(completions), backend, model, batch_size,
-                          options=llm_options or {})
+            llm_stage.run(work / "prompts.jsonl", str(completions),
+                          llm_stage.Options(backend=opts.backend, model=opts.model, batch_size=opts.batch_size,
+                                            engine=opts.engine))
     done = list(read_jsonl(completions, "completion"))
     bad = sum(c["status"] != "ok" for c in done)
     if task == "direct":
         records = list(to_triples(done, prompts))
     elif task == "sequential":
-        records = list(to_sequences(ds, done, seed))
+        records = list(to_sequences(ds, done, opts.seed))
     else:
         records = list(to_attributes(done, prompts))
         bad = sum(not r["attrs"] for r in records)

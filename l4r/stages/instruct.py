@@ -23,12 +23,14 @@ the llm stage scores from the next-token distribution) or "titles" (the paper's 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import data as datamod
 from ..data import held_out, load_candidates, load_rating_predictions, unseen
+from ..errors import UsageError
 from ..io import log
-from ..prompts import Templates, fmt_rating
+from ..prompts import ANSWERS, Templates, fmt_rating
 from ..seeding import rng as seeded
 from ..similar import load as load_similar
 
@@ -75,25 +77,50 @@ def target_ranks(ds, users, cands) -> dict:
             "mean_rank": round(sum(ranks) / len(ranks), 2) if ranks else None}
 
 
-def run(data_dir: Path, candidates: Path | None, embeddings: Path | None, tasks: list[str], per_task: int,
-        seed: int = 0, augment: bool = True, rating_predictions: Path | None = None, history: int = 10,
-        min_interactions: int = 3, answer: str = "labels"):
+@dataclass
+class Options:
+    """What `l4r instruct` builds (checked when made): `tasks` from TASKS, at most `per_task` each
+    (0: all), from the backbone's split-"train" `candidates`, user `embeddings` (the similar user)
+    and `rating_predictions`."""
+    candidates: Path | None = None
+    embeddings: Path | None = None
+    rating_predictions: Path | None = None
+    tasks: tuple[str, ...] = ("listwise", "pointwise", "pairwise")
+    per_task: int = 5000
+    seed: int = 0
+    augment: bool = True
+    history: int = 10
+    min_interactions: int = 3
+    answer: str = "labels"
+
+    def __post_init__(self):
+        bad = [t for t in self.tasks if t not in TASKS]
+        if bad:
+            raise UsageError(f"--tasks: unknown task(s) {', '.join(bad)}; known: {', '.join(TASKS)}")
+        if self.answer not in ANSWERS:
+            raise UsageError(f"--answer must be one of {', '.join(ANSWERS)}, got {self.answer!r}")
+        if self.per_task < 0:
+            raise UsageError("--per-task must be >= 0")
+
+
+def run(data_dir: Path, opts: Options) -> list[dict]:
     ds = datamod.load(data_dir)
-    similar = load_similar(embeddings) if (embeddings and augment) else {}
-    cands = load_candidates(candidates, "train", ds) if candidates else {}
-    preds = load_rating_predictions(rating_predictions, "train") if rating_predictions else {}
-    tpl = Templates(ds, similar, history, ds.scale, answer)
-    users = [u for u in ds.user_ids if ds.n_interactions(u) >= min_interactions]
+    seed, augment = opts.seed, opts.augment
+    similar = load_similar(opts.embeddings) if (opts.embeddings and augment) else {}
+    cands = load_candidates(opts.candidates, "train", ds) if opts.candidates else {}
+    preds = load_rating_predictions(opts.rating_predictions, "train") if opts.rating_predictions else {}
+    tpl = Templates(ds, similar, opts.history, ds.scale, opts.answer)
+    users = [u for u in ds.user_ids if ds.n_interactions(u) >= opts.min_interactions]
     if cands:
         where = target_ranks(ds, users, cands)
         log(f"instruct: the target is in {where['target_in_list']} of {where['users']} training candidate "
             f"lists (mean rank {where['mean_rank']})")
     out = []
-    for task in tasks:
+    for task in opts.tasks:
         rng = seeded(seed, task)
         made = [r for u in users if (r := build(ds, tpl, u, task, rng, cands, preds, augment))]
-        if per_task and len(made) > per_task:
-            made = rng.sample(made, per_task)
+        if opts.per_task and len(made) > opts.per_task:
+            made = rng.sample(made, opts.per_task)
         log(f"instruct: {task}: {len(made)} instructions ({len(users)} eligible users)")
         out.extend(made)
     random.Random(seed).shuffle(out)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..backends.base import Answer
@@ -240,23 +241,44 @@ def summarize(records: list[dict], seconds: float, engine_name: str, model: str,
             "seconds": round(seconds, 2), "usage": usage or {}}
 
 
-def run(prompts_path, out: str, backend: str, model: str, batch_size: int = 16, max_new_tokens: int = 0,
-        resume: bool = True, dry_run: bool = False, options: dict | None = None,
-        shard: tuple[int, int] | None = None, answer: str = "auto", permutations: int = 1) -> dict:
+@dataclass
+class Options:
+    """What `l4r llm` does (checked when made). `engine` holds the backend's own options
+    (hf: device; openai: base_url, concurrency, ...; vllm: tensor_parallel_size)."""
+    backend: str = "hf"
+    model: str = "smollm2"
+    batch_size: int = 16
+    max_new_tokens: int = 0          # 0: per task (MAX_NEW)
+    answer: str = "auto"             # auto (as each prompt asks), labels, titles
+    permutations: int = 1
+    resume: bool = True
+    dry_run: bool = False
+    shard: tuple[int, int] | None = None
+    engine: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.answer not in ("auto", "labels", "titles"):
+            raise UsageError(f"--answer must be auto, labels or titles, got {self.answer!r}")
+        if self.permutations < 1 or self.batch_size < 1 or self.max_new_tokens < 0:
+            raise UsageError("--permutations and --batch-size must be >= 1, --max-new-tokens >= 0")
+
+
+def run(prompts_path, out: str, opts: Options = Options()) -> dict:
     from ..backends import get
 
-    prompts = [p for p in read_jsonl(prompts_path, "prompt") if shard_of(p["user"], shard)]
+    backend, model = opts.backend, opts.model
+    prompts = [p for p in read_jsonl(prompts_path, "prompt") if shard_of(p["user"], opts.shard)]
     check_ids(prompts_path, prompts)
-    ways = {p["id"]: how(p, answer) for p in prompts}
+    ways = {p["id"]: how(p, opts.answer) for p in prompts}
     partial = Path(str(out) + ".partial") if out != "-" else None
-    done = load_done(partial) if (partial and resume) else {}
+    done = load_done(partial) if (partial and opts.resume) else {}
     todo = [p for p in prompts if p["id"] not in done]
     if done:
         log(f"llm: resuming: {len(done)} answered, {len(todo)} to go")
-    if dry_run:
-        return dry_run_report(backend, model, todo, options, ways)
+    if opts.dry_run:
+        return dry_run_report(backend, model, todo, opts.engine, ways)
     t0 = time.time()
-    engine = get(backend, model=model, **(options or {})) if todo else None
+    engine = get(backend, model=model, **opts.engine) if todo else None
     fh = open(partial, "a", encoding="utf-8") if partial else None
     saved: set[str] = set()
 
@@ -268,7 +290,7 @@ def run(prompts_path, out: str, backend: str, model: str, batch_size: int = 16, 
 
     try:
         n = 0
-        for batch in list_batches(engine, todo, ways, batch_size, max_new_tokens, permutations, save):
+        for batch in list_batches(engine, todo, ways, opts.batch_size, opts.max_new_tokens, opts.permutations, save):
             for rec in batch:
                 done[rec["id"]] = rec
                 save(rec)

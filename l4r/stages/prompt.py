@@ -16,17 +16,20 @@ work shrinks to those users. The skip reads the held-out item; it only ever save
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import data as datamod
 from ..data import load_candidates, load_rating_predictions, shard_of
+from ..errors import UsageError
 from ..io import log
-from ..prompts import Templates
+from ..prompts import ANSWERS, Templates
 from ..seeding import rng
 from ..similar import load as load_similar
 
 
-def topk_prompts(ds, tpl, cands, split, tasks, augment, reachable_only, seed):
+def topk_prompts(ds, tpl, cands, split, opts: Options):
+    tasks, augment, reachable_only, seed = opts.tasks, opts.augment, opts.reachable_only, opts.seed
     skipped, ranks = 0, []
     for user in ds.user_ids:
         order = cands.get(user)
@@ -68,28 +71,55 @@ def rating_prompts(ds, tpl, preds, split, augment):
                "instruction": ins, "input": inp, "query": q, "item": target["item"], "scale": list(tpl.scale)}
 
 
-def run(data_dir: Path, candidates: Path | None, embeddings: Path | None, split: str, tasks: list[str],
-        augment: bool = True, reachable_only: bool = False, seed: int = 0, history: int = 10,
-        rating_predictions: Path | None = None, shard: tuple[int, int] | None = None, answer: str = "labels"):
+@dataclass
+class Options:
+    """What `l4r prompt` writes (checked when made): the backbone's `candidates` (top-k tasks), its
+    user `embeddings` (the similar user) and `rating_predictions` (rating), for `split` ("valid",
+    "test" or "valid,test"), `tasks` (listwise, pointwise, rating)."""
+    candidates: Path | None = None
+    embeddings: Path | None = None
+    rating_predictions: Path | None = None
+    split: str = "test"
+    tasks: tuple[str, ...] = ("listwise",)
+    augment: bool = True
+    reachable_only: bool = False
+    seed: int = 0
+    history: int = 10
+    shard: tuple[int, int] | None = None
+    answer: str = "labels"
+
+    def __post_init__(self):
+        if not self.split or any(s not in ("valid", "test") for s in self.split.split(",")):
+            raise UsageError(f"--split must be valid, test or valid,test; got {self.split!r}")
+        bad = [t for t in self.tasks if t not in ("listwise", "pointwise", "rating")]
+        if bad:
+            raise UsageError(f"--tasks: unknown task(s) {', '.join(bad)}; known: listwise, pointwise, rating")
+        if {"listwise", "pointwise"} & set(self.tasks) and self.candidates is None:
+            raise UsageError("--candidates is needed for listwise and pointwise prompts")
+        if self.answer not in ANSWERS:
+            raise UsageError(f"--answer must be one of {', '.join(ANSWERS)}, got {self.answer!r}")
+
+
+def run(data_dir: Path, opts: Options) -> list[dict]:
     """Prompt records of one split, or of several (`split` a comma list, e.g. "valid,test"), in that order."""
     ds = datamod.load(data_dir)
-    similar = load_similar(embeddings) if (embeddings and augment) else {}
-    tpl = Templates(ds, similar, history, ds.scale, answer)
+    similar = load_similar(opts.embeddings) if (opts.embeddings and opts.augment) else {}
+    tpl = Templates(ds, similar, opts.history, ds.scale, opts.answer)
     recs = []
-    for one in split.split(","):
-        part = split_prompts(ds, tpl, candidates, one, tasks, augment, reachable_only, seed, rating_predictions)
-        part = [r for r in part if shard_of(r["user"], shard)]
+    for one in opts.split.split(","):
+        part = split_prompts(ds, tpl, one, opts)
+        part = [r for r in part if shard_of(r["user"], opts.shard)]
         log(f"prompt: {len(part)} prompts for split {one}")
         recs += part
     return recs
 
 
-def split_prompts(ds, tpl, candidates, split, tasks, augment, reachable_only, seed, rating_predictions):
+def split_prompts(ds, tpl, split: str, opts: Options) -> list[dict]:
     recs = []
-    if "rating" in tasks:
-        preds = load_rating_predictions(rating_predictions, split) if rating_predictions else {}
-        recs += list(rating_prompts(ds, tpl, preds, split, augment))
-    if {"listwise", "pointwise"} & set(tasks):
-        cands = load_candidates(candidates, split, ds)
-        recs += list(topk_prompts(ds, tpl, cands, split, tasks, augment, reachable_only, seed))
+    if "rating" in opts.tasks:
+        preds = load_rating_predictions(opts.rating_predictions, split) if opts.rating_predictions else {}
+        recs += list(rating_prompts(ds, tpl, preds, split, opts.augment))
+    if {"listwise", "pointwise"} & set(opts.tasks):
+        cands = load_candidates(opts.candidates, split, ds)
+        recs += list(topk_prompts(ds, tpl, cands, split, opts))
     return recs

@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 from .. import data as datamod
-from ..aggregation import run_rating, run_topk
+from ..aggregation import Setting, run_rating, run_topk
 from ..data import load_targets
 from ..errors import UsageError
 from ..io import log, read_jsonl, write_jsonl, write_text
@@ -56,12 +56,13 @@ def quiet(*_) -> None:
 def score(ds, targets, completions, split, task, mode, utility, a1, a2, scheme, candidates, predictions) -> dict:
     """Metrics of one setting on one split, as `l4r aggregate | l4r eval` would report them (overall)."""
     if task == "rating":
-        preds = run_rating(ds, completions, predictions, split, a1, a2, scheme, "expected", say=quiet)
+        preds = run_rating(ds, completions, predictions, split, Setting(alpha1=a1, alpha2=a2, scheme=scheme), say=quiet)
         rated = {(p["user"], p["item"]): p["rating"] for p in preds}
         rows = rating_rows(targets, rated, str(predictions))
         names = RATING_NAMES
     else:
-        preds = run_topk(ds, completions, candidates, split, mode, a1, a2, scheme, 1.0, say=quiet, utility=utility)
+        setting = Setting(mode=mode, alpha1=a1, alpha2=a2, scheme=scheme, utility=utility)
+        preds = run_topk(ds, completions, candidates, split, setting, say=quiet)
         rows = topk_rows(targets, {p["user"]: p["items"] for p in preds}, [3, 5])
         names = TOPK_NAMES
     return {r["metric"]: r["value"] for r in summarise(rows, names, None)}
