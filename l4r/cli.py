@@ -200,7 +200,7 @@ def finetune(instructions: str = typer.Argument("-", help="instruction records (
              save_every: Optional[int] = typer.Option(None, help="DeepSpeed checkpoint every N steps"),
              resume: bool = typer.Option(False, help="continue from the latest checkpoint in OUT/checkpoints"),
              grad_checkpointing: bool = typer.Option(True, "--grad-checkpointing/--no-grad-checkpointing"),
-             deepspeed_config: Optional[Path] = typer.Option(None, help="DeepSpeed JSON [default: configs/zero3.json]")):
+             deepspeed_config: Optional[Path] = typer.Option(None, help="DeepSpeed JSON [default: l4r/configs/zero3.json]")):
     """Full-parameter instruction tuning with DeepSpeed ZeRO-3; loss on the output tokens only (paper Eq. 8).
 
     Reads instruction records. Writes into --out a from_pretrained folder (model.safetensors, config,

@@ -1,5 +1,5 @@
 """Rating backbones (DeepFM, NFM, DCN, AFM, xDeepFM, AutoInt) and their shared feature pipeline,
-on tests/fixtures/rating_tiny (20 users x 15 items, ratings 1..5, item attributes from an "LLM")."""
+on the rating-tiny fixture of tests/raw_fixtures.py (20 users x 15 items, ratings 1..5, item attributes from an "LLM")."""
 from __future__ import annotations
 
 import json
@@ -17,8 +17,9 @@ from l4r.errors import DataError
 from l4r.io import read_jsonl
 from l4r.models import MODELS, load_class, rating
 from l4r.stages import backbone
+from raw_fixtures import root
 
-TINY = Path(__file__).parent / "fixtures" / "rating_tiny"
+TINY = root() / "rating-tiny"
 ATTRS = TINY / "attributes.jsonl"
 RATING_MODELS = ["deepfm", "nfm", "dcn", "afm", "xdeepfm", "autoint"]
 
