@@ -87,7 +87,8 @@ def prep(dataset: str = typer.Option("ml-100k", help="ml-100k, ml-1m, bookcrossi
 
     columns = {"user": user_col, "item": item_col, "rating": rating_col, "time": time_col, "title": title_col}
     options = {"columns": columns, "items": items, "users": users, "sep": sep}
-    stats = stage.run(dataset, raw, out, offline, min_rating, core, seed, options, download)
+    stats = stage.run(dataset, raw, out, offline=offline, min_rating=min_rating, core=core, seed=seed,
+                      options=options, download=download)
     write_jsonl("-", [stats])
 
 
@@ -114,7 +115,8 @@ def backbone(model: str = typer.Option("mf", "--model", "-m", help="mf, lightgcn
     """
     from .stages import backbone as stage
 
-    stage.run(model, data, out, k, seed, stage.parse_hp(hp), extra, sequences, load, patience, threads, refit)
+    stage.run(model, data, out, k=k, seed=seed, hp=stage.parse_hp(hp), extra=extra, sequences=sequences, load=load,
+              patience=patience, threads=threads, refit=refit)
 
 
 def _csv(value: str) -> list[str]:
@@ -139,8 +141,9 @@ def instruct(data: Path = DATA,
     from .io import write_jsonl
     from .stages import instruct as stage
 
-    opts = stage.Options(candidates, embeddings, rating_predictions, tuple(_csv(tasks)), per_task, seed, augment,
-                         history, answer=answer)
+    opts = stage.Options(candidates=candidates, embeddings=embeddings, rating_predictions=rating_predictions,
+                         tasks=tuple(_csv(tasks)), per_task=per_task, seed=seed, augment=augment, history=history,
+                         answer=answer)
     write_jsonl(out, stage.run(data, opts))
 
 
@@ -178,8 +181,9 @@ def prompt(data: Path = DATA,
     from .io import write_jsonl
     from .stages import prompt as stage
 
-    opts = stage.Options(candidates, embeddings, rating_predictions, split, tuple(_csv(tasks)), augment,
-                         reachable_only, seed, history, _shard(shard), answer)
+    opts = stage.Options(candidates=candidates, embeddings=embeddings, rating_predictions=rating_predictions,
+                         split=split, tasks=tuple(_csv(tasks)), augment=augment, reachable_only=reachable_only,
+                         seed=seed, history=history, shard=_shard(shard), answer=answer)
     write_jsonl(out, stage.run(data, opts))
 
 
@@ -211,8 +215,11 @@ def finetune(instructions: str = typer.Argument("-", help="instruction records (
     from .io import write_jsonl
     from .stages import finetune as stage
 
-    meta = stage.run(instructions, model, out, lr, epochs, batch_size, micro_batch, max_len, warmup, seed,
-                     max_steps, sample, save_every, resume, grad_checkpointing, deepspeed_config)
+    opts = stage.Options(model=model, lr=lr, epochs=epochs, batch_size=batch_size, micro_batch=micro_batch,
+                         max_len=max_len, warmup=warmup, seed=seed, max_steps=max_steps, sample=sample,
+                         save_every=save_every, resume=resume, grad_ckpt=grad_checkpointing,
+                         ds_config=deepspeed_config)
+    meta = stage.run(instructions, out, opts)
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         write_jsonl("-", [meta])
 
@@ -281,8 +288,9 @@ def aggregate(completions: str = typer.Argument("-", help="completion records (-
 
     from .aggregation import Setting
 
-    setting = Setting(mode, alpha1, alpha2, "uniform" if uniform else scheme, c, use, utility)
-    opts = stage.Options(task, split, candidates, predictions, setting)
+    setting = Setting(mode=mode, alpha1=alpha1, alpha2=alpha2, scheme="uniform" if uniform else scheme, c=c,
+                      use=use, utility=utility)
+    opts = stage.Options(task=task, split=split, candidates=candidates, predictions=predictions, setting=setting)
     write_jsonl(out, stage.run(completions or None, data, opts))
 
 
@@ -306,7 +314,8 @@ def select(completions: Path = typer.Argument(..., help="completion records of t
     if task not in ("topk", "rating") or scheme not in ("adaptive", "llm"):
         raise UsageError("--task must be topk or rating, --scheme adaptive or llm")
     crit = criterion or ("RMSE" if task == "rating" else "NDCG@5")
-    records, chosen = stage.run(completions, data, task, _csv(modes), candidates, predictions, crit, scheme)
+    records, chosen = stage.run(completions, data, task, _csv(modes), candidates=candidates,
+                                predictions=predictions, criterion=crit, scheme=scheme)
     stage.write(records, chosen, task, grid, selected, args)
 
 
@@ -357,7 +366,8 @@ def augment(task: str = typer.Option("direct", help="direct (triples), sequentia
     """LLM data augmentation: triple (direct), sequence (sequential) or attribute (rating) records."""
     from .stages import augment as stage
 
-    opts = stage.Options(task, model, backend, users, pairs, options, items, seed, batch_size, answer=answer,
+    opts = stage.Options(task=task, model=model, backend=backend, users=users, pairs=pairs, options=options,
+                         items=items, seed=seed, batch_size=batch_size, answer=answer,
                          emit_prompts=emit_prompts, completions=completions,
                          engine={"base_url": base_url} if backend == "openai" else {})
     stage.run(data, out, opts)
@@ -401,5 +411,5 @@ def evaluate(files: Optional[list[Path]] = typer.Argument(None, help="prediction
     else:
         if len(files) > 1:
             raise UsageError(f"give one prediction file (or - for stdin), got {len(files)}")
-        write_jsonl("-", stage.run(files[0] if files else "-", data, split, stage.parse_ks(k), per_user, markdown,
-                                   label, groups))
+        write_jsonl("-", stage.run(files[0] if files else "-", data, split, stage.parse_ks(k), per_user=per_user,
+                                   markdown_to=markdown, label=label, groups=groups))

@@ -27,6 +27,7 @@ import random
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError, UsageError
@@ -271,27 +272,46 @@ def save_model(engine, model, tok, out: Path, rank: int) -> None:
     dist.barrier()
 
 
-def run(instructions, model_name: str, out: Path, lr: float = 2e-5, epochs: int = 3, batch_size: int = 16,
-        micro_batch: int = 4, max_len: int = 2048, warmup: int = 50, seed: int = 0, max_steps: int | None = None,
-        sample: int | None = None, save_every: int | None = None, resume: bool = False, grad_ckpt: bool = True,
-        ds_config: Path | None = None) -> dict:
-    """Fine-tune `model_name` on instruction records; return the train_meta record (rank 0's view)."""
-    for flag, value in (("--lr", lr), ("--epochs", epochs), ("--batch-size", batch_size),
-                        ("--micro-batch", micro_batch), ("--max-len", max_len)):
-        if value <= 0:
-            raise UsageError(f"{flag} must be positive")
+@dataclass
+class Options:
+    """How `l4r finetune` trains (checked when made): global `batch_size` = `micro_batch` x
+    accumulation x processes; `max_steps`/`sample` cut the run short; `save_every` writes DeepSpeed
+    checkpoints that `resume` continues from; `ds_config` overrides the packaged ZeRO-3 config."""
+    model: str = "smollm2"
+    lr: float = 2e-5
+    epochs: int = 3
+    batch_size: int = 16
+    micro_batch: int = 4
+    max_len: int = 2048
+    warmup: int = 50
+    seed: int = 0
+    max_steps: int | None = None
+    sample: int | None = None
+    save_every: int | None = None
+    resume: bool = False
+    grad_ckpt: bool = True
+    ds_config: Path | None = None
+
+    def __post_init__(self):
+        for flag in ("lr", "epochs", "batch_size", "micro_batch", "max_len"):
+            if getattr(self, flag) <= 0:
+                raise UsageError(f"--{flag.replace('_', '-')} must be positive")
+
+
+def run(instructions, out: Path, opts: Options) -> dict:
+    """Fine-tune `opts.model` on instruction records; return the train_meta record (rank 0's view)."""
     with contextlib.redirect_stdout(sys.stderr):  # DeepSpeed also print()s; stdout carries data only
-        return _run(instructions, model_name, Path(out), lr, epochs, batch_size, micro_batch, max_len, warmup,
-                    seed, max_steps, sample, save_every, resume, grad_ckpt, ds_config)
+        return _run(instructions, Path(out), opts)
 
 
-def _run(instructions, model_name, out, lr, epochs, batch_size, micro_batch, max_len, warmup, seed, max_steps,
-         sample, save_every, resume, grad_ckpt, ds_config) -> dict:
+def _run(instructions, out: Path, opts: Options) -> dict:
     import torch
 
     from ..llm_models import resolve
 
-    cfg = load_config(ds_config)
+    model_name, lr, epochs, batch_size, micro_batch = opts.model, opts.lr, opts.epochs, opts.batch_size, opts.micro_batch
+    max_len, warmup, seed, max_steps = opts.max_len, opts.warmup, opts.seed, opts.max_steps
+    cfg = load_config(opts.ds_config)
     rank, _, world, on_gpu = setup_dist()
     if world > 1 and str(instructions) == "-":
         raise UsageError("with several processes give the instructions as a file, not stdin")
@@ -303,9 +323,9 @@ def _run(instructions, model_name, out, lr, epochs, batch_size, micro_batch, max
     from torch.utils.data import DataLoader, DistributedSampler
     from transformers import get_cosine_schedule_with_warmup
 
-    recs = read_instructions(instructions, sample, seed)  # bad records fail before the model loads
+    recs = read_instructions(instructions, opts.sample, seed)  # bad records fail before the model loads
     source = resolve(model_name)
-    model, tok, attn = load_model(source, on_gpu, grad_ckpt, cfg)
+    model, tok, attn = load_model(source, on_gpu, opts.grad_ckpt, cfg)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     data = [encode(r, tok, max_len) for r in recs]
     sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=True, seed=seed)
@@ -327,19 +347,19 @@ def _run(instructions, model_name, out, lr, epochs, batch_size, micro_batch, max
         lr_scheduler=lambda opt: get_cosine_schedule_with_warmup(opt, warmup, total))
     ckpt_dir = out / "checkpoints"
     done = 0
-    if resume:
+    if opts.resume:
         path, _ = engine.load_checkpoint(str(ckpt_dir)) if ckpt_dir.exists() else (None, None)
         done = engine.global_steps if path else 0
         say(f"finetune: resumed from {path} at step {done}" if path else "finetune: no checkpoint, starting fresh")
     rows = read_log(out / "train_log.jsonl", done) if rank == 0 and done else []
-    train_meta = _loop(engine, scheduler, loader, sampler, gas, total, done, epochs, save_every, ckpt_dir, out,
-                       rows, rank, world, on_gpu, say, seed)
+    plan = Plan(gas, total, done, ckpt_dir, rank, on_gpu)
+    train_meta = _loop(engine, scheduler, loader, sampler, plan, opts, out, rows, say)
     save_model(engine, model, tok, out, rank)
     train_meta.update(model=model_name, source=source, attention=attn, world_size=world,
                       device="cuda" if on_gpu else "cpu", dtype="bfloat16" if on_gpu else "float32",
                       zero_stage=cfg["zero_optimization"]["stage"], examples=len(data), lr=lr, epochs=epochs,
                       batch_size=batch_size, micro_batch=micro_batch, accumulation=gas, max_len=max_len,
-                      warmup=warmup, seed=seed, gradient_checkpointing=grad_ckpt, deepspeed=deepspeed.__version__)
+                      warmup=warmup, seed=seed, gradient_checkpointing=opts.grad_ckpt, deepspeed=deepspeed.__version__)
     if rank == 0:
         write_json(out / "train_meta.json", train_meta)
         say(f"finetune: {train_meta['steps']} steps in {train_meta['seconds']:.1f} s "
@@ -348,9 +368,21 @@ def _run(instructions, model_name, out, lr, epochs, batch_size, micro_batch, max
     return train_meta
 
 
-def _loop(engine, scheduler, loader, sampler, gas, total, done, epochs, save_every, ckpt_dir, out, rows, rank,
-          world, on_gpu, say, seed) -> dict:
+@dataclass
+class Plan:
+    """Where the training loop starts and ends: `gas` micro-batches a step, steps `done`..`total`."""
+    gas: int
+    total: int
+    done: int
+    ckpt_dir: Path
+    rank: int
+    on_gpu: bool
+
+
+def _loop(engine, scheduler, loader, sampler, plan: Plan, opts: Options, out: Path, rows: list, say) -> dict:
     """Optimizer steps `done`..`total`; accumulation may run across an epoch boundary."""
+    gas, total, done, ckpt_dir, rank = plan.gas, plan.total, plan.done, plan.ckpt_dir, plan.rank
+    epochs, save_every, seed = opts.epochs, opts.save_every, opts.seed
     device = engine.device
     per_epoch = len(loader)
     consumed = done * gas  # micro-batches already seen, so a resumed run skips exactly these
@@ -396,7 +428,7 @@ def _loop(engine, scheduler, loader, sampler, gas, total, done, epochs, save_eve
     seconds = time.time() - t0
     if rank == 0:
         write_log(out / "train_log.jsonl", rows)
-    peak = all_max(peak_memory_mb(on_gpu), device)
+    peak = all_max(peak_memory_mb(plan.on_gpu), device)
     steps_run = step - done
     return {"steps": step, "steps_this_run": steps_run, "seconds": seconds,
             "seconds_per_step": seconds / max(steps_run, 1), "tokens": int(n_tokens),
