@@ -302,7 +302,7 @@ def labelled_prompts(path, n=3):
 
 
 def run_stage(prompts, out, server, **kw):
-    from l4r.stages import llm as stage
+    from l4r import answering as stage
 
     engine = {"base_url": server.url, "backoff": 0.01, "max_backoff": 0.05, "timeout": 1.0, "max_retries": 3}
     return stage.run(str(prompts), str(out), stage.Options(backend="openai", model="m", batch_size=4,

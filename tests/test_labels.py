@@ -11,7 +11,7 @@ import torch
 from conftest import l4r
 from l4r.backends.hf import HFBackend
 from l4r.prompts import candidate_line, labels, render_prompt
-from l4r.stages import llm as stage
+from l4r import answering as stage
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -8,7 +8,7 @@ sequential (4.2.2, P2): for sampled users, the LLM picks the most preferred of `
 rating (4.2.3, P3): in-context prompts with worked examples ask for each item's missing
   attributes (movies: director, star; books: genre, pages); writes attribute records
   {item, attrs} for `backbone --extra`. One LLM call per item, reusable across backbones.
-Reads: a prepared dataset; runs the LLM through the llm stage (resumable: OUT.completions.jsonl),
+Reads: a prepared dataset; runs the LLM through l4r.answering (as `l4r llm` does) (resumable: OUT.completions.jsonl),
 or reads `--completions` made elsewhere, or only writes the prompts (`--emit-prompts`).
 Answers that cannot be parsed are counted and produce no augmentation.
 """
@@ -177,7 +177,7 @@ def make_prompts(ds, opts: Options) -> list[dict]:
 
 
 def run(data_dir: Path, out: str, opts: Options) -> int:
-    from . import llm as llm_stage
+    from .. import answering
 
     ds = datamod.load(data_dir)
     task, completions = opts.task, opts.completions
@@ -190,8 +190,8 @@ def run(data_dir: Path, out: str, opts: Options) -> int:
         write_jsonl(work / "prompts.jsonl", prompts)
         completions = work / "completions.jsonl"
         if not completions.exists():
-            llm_stage.run(work / "prompts.jsonl", str(completions),
-                          llm_stage.Options(backend=opts.backend, model=opts.model, batch_size=opts.batch_size,
+            answering.run(work / "prompts.jsonl", str(completions),
+                          answering.Options(backend=opts.backend, model=opts.model, batch_size=opts.batch_size,
                                             engine=opts.engine))
     done = list(read_jsonl(completions, "completion"))
     bad = sum(c["status"] != "ok" for c in done)
