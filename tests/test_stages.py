@@ -190,3 +190,14 @@ def test_refit_serves_test_from_a_model_trained_on_train_and_valid(prepared, tmp
     for rec in records(out / "candidates.jsonl"):
         seen = {e["item"] for e in ds.history(rec["user"], rec["split"])}
         assert not seen & set(rec["items"])
+
+
+def test_two_identical_backbone_runs_write_identical_files(prepared, tmp_path):
+    """Same data, model and seed: candidates, embeddings and model.pt are byte for byte the same
+    (model.pt's zip holds no temp-file name), top-k and rating families alike."""
+    for model in ("mf", "deepfm"):
+        outs = [tmp_path / f"{model}-{i}" for i in (1, 2)]
+        for out in outs:
+            l4r("backbone", "--model", model, "--data", prepared, "--out", out, "--hp", "epochs=3", "--seed", "5")
+        for name in ("model.pt", "embeddings.jsonl", "candidates.jsonl" if model == "mf" else "predictions.jsonl"):
+            assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), (model, name)
