@@ -137,8 +137,11 @@ def run_topk(ds, completions, candidates: Path, split: str, setting: Setting, sa
         items, scores = merge_topk(cands[user], order, alpha[user], setting.c, util if utility == "score" else None)
         yield {"user": user, "items": items, "scores": scores, "split": split}
     bad = not_ok(completions, mode, split)
-    say(f"aggregate: {len(orders)} users re-ranked by the LLM ({mode}, {scheme}, utility {utility}); {missing} "
-        f"kept the backbone order" + (f" (LLM answers without a ranking: {bad})" if bad else ""))
+    unknown = sorted(set(orders) - set(cands))
+    if unknown:
+        bad["unknown user (no candidates)"] = len(unknown)
+    say(f"aggregate: {len(orders) - len(unknown)} users re-ranked by the LLM ({mode}, {scheme}, utility {utility}); "
+        f"{missing} kept the backbone order" + (f"; LLM answers not used, by reason: {bad}" if bad else ""))
 
 
 def run_rating(ds, completions, predictions: Path, split: str, setting: Setting, say=log):

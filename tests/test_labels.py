@@ -224,3 +224,25 @@ def test_an_engine_error_marks_its_batch_failed_and_the_rerun_finishes(engine, t
     assert calls == [2, 2, 2]                          # the rerun asked only the failed batch
     got = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in got] == [r["id"] for r in recs] and all(r["status"] == "ok" for r in got)
+
+
+def test_aggregate_counts_answers_it_cannot_use(prepared, backbone_out, tmp_path):
+    cands = [json.loads(line) for line in (backbone_out / "candidates.jsonl").read_text().splitlines()]
+    test = [c for c in cands if c["split"] == "test"]
+    comps = [{"id": "a", "task": "listwise", "user": test[0]["user"], "split": "test", "text": "",
+              "items": test[0]["items"][::-1], "status": "ok"},
+             {"id": "b", "task": "listwise", "user": test[1]["user"], "split": "test", "text": "", "status": "failed",
+              "error": "x"},
+             {"id": "c", "task": "listwise", "user": test[2]["user"], "split": "test", "text": "?", "items": [],
+              "status": "unparseable"},
+             {"id": "d", "task": "listwise", "user": "no-such-user", "split": "test", "text": "",
+              "items": ["1"], "status": "ok"}]
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in comps))
+    proc = l4r("aggregate", path, "--data", prepared, "--candidates", backbone_out / "candidates.jsonl",
+               "--scheme", "llm")
+    preds = {p["user"]: p["items"] for p in map(json.loads, proc.stdout.splitlines())}
+    assert preds[test[0]["user"]][0] == test[0]["items"][-1] and preds[test[1]["user"]] == test[1]["items"]
+    assert ("aggregate: 1 users re-ranked by the LLM (listwise, llm, utility position); "
+            f"{len(test) - 1} kept the backbone order; LLM answers not used, by reason: "
+            "{'failed': 1, 'unparseable': 1, 'unknown user (no candidates)': 1}") in proc.stderr
