@@ -188,9 +188,10 @@ def variants(prompt: dict, permutations: int):
 
 
 def rank_batches(engine, prompts, batch_size, permutations):
-    """Yield lists of completions ranked by the mean label probability over the shifts."""
+    """Yield lists of completions ranked by the mean label probability over the shifts; prompts are
+    grouped by their number of labels and sorted by length, so a batch pads little."""
     by_size: dict[int, list[dict]] = {}
-    for p in prompts:
+    for p in sorted(prompts, key=lambda p: len("".join(render_prompt(p)))):
         by_size.setdefault(len(p["labels"]), []).append(p)
     for members in by_size.values():
         for start in range(0, len(members), batch_size):
