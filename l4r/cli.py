@@ -248,9 +248,12 @@ def llm(prompts: str = typer.Argument("-", help="prompt records (- for stdin)"),
         tensor_parallel: int = typer.Option(1, help="vllm: tensor parallel size"),
         shard: Optional[str] = typer.Option(None, help="K/N: answer only shard K of N (by user); shards "
                                             "concatenate back to the whole")):
-    """Answer prompt records with an LLM; write completion records parsed back to item ids / ratings.
+    """Answer prompt records with an LLM; write completion records (ranked item ids / ratings).
 
-    Unparseable answers, hallucinated and duplicate items are counted on stderr and in OUT.stats.json.
+    Labelled candidates are ranked by the LLM's own label probabilities (one forward pass, nothing to
+    parse); ratings are scored over the dataset's scale; --answer titles generates and parses, counting
+    unparseable answers, hallucinated and duplicate items. Stats on stderr and in OUT.stats.json; a
+    prompt whose engine call failed is recorded failed, the run exits 1, and a rerun asks only those.
     """
     from .stages import llm as stage
 
