@@ -107,7 +107,7 @@ def token_counts(out: Path) -> dict:
 
     from l4r.errors import UsageError
     from l4r.io import read_jsonl
-    from l4r.llm_models import resolve
+    from l4r.backends.weights import resolve
     from l4r.prompts import render, render_prompt
 
     prompts = ["".join(render_prompt(r)) for r in read_jsonl(out / "listwise-labels.jsonl.gz")]

@@ -8,7 +8,7 @@ begins another ("1" of "10") multiplies by the probability that the next token d
 it. So a 1-10 scale is scored exactly in one batched pass of 2 rows per prompt.
 
 Supports transformers 4.45 to 5.x: the cache argument is `cache` (5.x) or `past_key_values`.
-Loads the embedded SmolLM2 (`smollm2`), a local folder, or a hub id (l4r.llm_models.resolve).
+Loads the embedded SmolLM2 (`smollm2`), a local folder, or a hub id (l4r.backends.weights.resolve).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import math
 import time
 
 from ..io import log
-from ..llm_models import resolve
+from .weights import resolve
 from .base import Answer, Backend, best_choice, extends
 
 

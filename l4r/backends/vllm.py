@@ -1,7 +1,7 @@
 """Offline vLLM backend (CUDA GPU): `vllm.LLM` with prefix caching, greedy decoding.
 
 Reads prompt texts (full Alpaca prompts from l4r.prompts.render) and returns Answer records; no files.
-The model is a local folder, a hub id, or an embedded name resolved by l4r.llm_models.resolve.
+The model is a local folder, a hub id, or an embedded name resolved by l4r.backends.weights.resolve.
 Prefix caching (`enable_prefix_caching=True`) lets the pointwise prompts of one user, which share
 their history prefix, reuse its KV cache.
 
@@ -31,7 +31,7 @@ class VLLMBackend(Backend):
             import vllm
         except ImportError:
             raise UsageError("the vllm backend needs `pip install l4r[vllm]` (CUDA GPU)") from None
-        from ..llm_models import resolve
+        from .weights import resolve
 
         self.model, self.seed, self.score_max_tokens = model, seed, score_max_tokens
         self._vllm = vllm

@@ -39,7 +39,7 @@ ENABLED_BY = {"main": "`make experiment` (TASKS, *_BACKBONES, SEEDS)", "ablation
               "grid": "the grid search of `make experiment`", "scale-llm": "SCALE_LLMS",
               "scale-ins": "SCALE_INSTRUCTIONS", "cost": "`make experiment` (timings.jsonl, completions stats)",
               "rounds": "ROUNDS=2 or more"}
-SIZES = {"smollm2": "135M"}   # the embedded LLM (l4r.llm_models): its size is not in its name
+SIZES = {"smollm2": "135M"}   # the embedded LLM (l4r.backends.weights): its size is not in its name
 ROUND = re.compile(r"round(\d+)")
 
 

@@ -307,7 +307,7 @@ def run(instructions, out: Path, opts: Options) -> dict:
 def _run(instructions, out: Path, opts: Options) -> dict:
     import torch
 
-    from ..llm_models import resolve
+    from ..backends.weights import resolve
 
     model_name, lr, epochs, batch_size, micro_batch = opts.model, opts.lr, opts.epochs, opts.batch_size, opts.micro_batch
     max_len, warmup, seed, max_steps = opts.max_len, opts.warmup, opts.seed, opts.max_steps

