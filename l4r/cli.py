@@ -238,6 +238,8 @@ def llm(prompts: str = typer.Argument("-", help="prompt records (- for stdin)"),
         resume: bool = typer.Option(True, "--resume/--restart", help="skip ids already answered in OUT.partial"),
         dry_run: bool = typer.Option(False, help="print the request count and token estimate, call nothing"),
         device: Optional[str] = typer.Option(None, help="hf: cpu or cuda (default: cuda if available)"),
+        dtype: str = typer.Option("auto", help="hf: float32, bfloat16, or auto (bfloat16 on CUDA and on CPUs with "
+                                  "AMX-BF16, else float32)"),
         base_url: Optional[str] = typer.Option(None, help="openai: endpoint base URL (default $OPENAI_BASE_URL)"),
         api_key_env: str = typer.Option("OPENAI_API_KEY", help="openai: env variable holding the key"),
         concurrency: int = typer.Option(8, help="openai: requests in flight"),
@@ -257,7 +259,7 @@ def llm(prompts: str = typer.Argument("-", help="prompt records (- for stdin)"),
     """
     from .stages import llm as stage
 
-    engine = {"hf": {"device": device},
+    engine = {"hf": {"device": device, "dtype": dtype},
               "vllm": {"tensor_parallel_size": tensor_parallel},
               "openai": {"base_url": base_url, "api_key_env": api_key_env, "concurrency": concurrency,
                          "timeout": timeout, "max_retries": max_retries, "cost_per_1k_prompt": cost_prompt,

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 @pytest.fixture(scope="module")
 def engine(tiny_llm):
-    return HFBackend(str(tiny_llm), device="cpu")
+    return HFBackend(str(tiny_llm), device="cpu", dtype="float32")   # exact comparisons below
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def digits_engine(tmp_path_factory):
     from l4r.tiny import build
 
     path = build(tmp_path_factory.mktemp("digits") / "tiny", split_digits=True, seed=3)
-    return HFBackend(str(path), device="cpu")
+    return HFBackend(str(path), device="cpu", dtype="float32")
 
 
 def full_logprobs(engine, ids):
@@ -246,3 +246,11 @@ def test_aggregate_counts_answers_it_cannot_use(prepared, backbone_out, tmp_path
     assert ("aggregate: 1 users re-ranked by the LLM (listwise, llm, utility position); "
             f"{len(test) - 1} kept the backbone order; LLM answers not used, by reason: "
             "{'failed': 1, 'unparseable': 1, 'unknown user (no candidates)': 1}") in proc.stderr
+
+
+def test_dtype_auto_picks_bfloat16_where_the_hardware_has_it():
+    from l4r.backends.hf import amx_bf16, pick_dtype
+
+    assert pick_dtype("float32", "cuda") == "float32" and pick_dtype("bfloat16", "cpu") == "bfloat16"
+    assert pick_dtype("auto", "cuda:0") == "bfloat16"
+    assert pick_dtype("auto", "cpu") == ("bfloat16" if amx_bf16() else "float32")

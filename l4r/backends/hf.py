@@ -7,7 +7,8 @@ in SmolLM2 and LLaMA) adds a row per distinct token prefix to the same batch, an
 begins another ("1" of "10") multiplies by the probability that the next token does not continue
 it. So a 1-10 scale is scored exactly in one batched pass of 2 rows per prompt.
 
-Supports transformers 4.45 to 5.x: the cache argument is `cache` (5.x) or `past_key_values`.
+Weights load in bfloat16 on CUDA and on CPUs with AMX-BF16 (`dtype="auto"`), else float32.
+Supports transformers 4.50 to 5.x: the cache argument is `cache` (5.x) or `past_key_values`.
 Loads the embedded SmolLM2 (`smollm2`), a local folder, or a hub id (l4r.backends.weights.resolve).
 """
 from __future__ import annotations
@@ -21,16 +22,33 @@ from .weights import resolve
 from .base import Answer, Backend, best_choice, extends
 
 
+def amx_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (Intel AMX): there bf16 runs several
+    times faster than fp32 (measured in docs/benchmarks.md)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            return any(line.startswith("flags") and " amx_bf16" in line for line in fh)
+    except OSError:
+        return False
+
+
+def pick_dtype(dtype: str, device: str) -> str:
+    """auto: bfloat16 on CUDA and on CPUs with AMX-BF16, else float32."""
+    if dtype != "auto":
+        return dtype
+    return "bfloat16" if device.startswith("cuda") or amx_bf16() else "float32"
+
+
 class HFBackend(Backend):
     name = "hf"
 
-    def __init__(self, model: str = "smollm2", device: str | None = None, dtype: str | None = None, **_):
+    def __init__(self, model: str = "smollm2", device: str | None = None, dtype: str = "auto", **_):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.torch = torch
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device == "cuda" else torch.float32)
+        torch_dtype = getattr(torch, pick_dtype(dtype, self.device))
         path = resolve(model)
         t0 = time.time()
         self.tok = AutoTokenizer.from_pretrained(path)
@@ -43,7 +61,8 @@ class HFBackend(Backend):
         self.model_name = model
         self._plans: dict[tuple, dict] = {}
         self._first_chars: list[str] | None = None
-        log(f"llm: loaded {model} on {self.device} ({time.time() - t0:.1f}s)")
+        log(f"llm: loaded {model} on {self.device} in {str(torch_dtype).removeprefix('torch.')} "
+            f"({time.time() - t0:.1f}s)")
 
     def generate(self, texts: list[str], max_new_tokens: int, each=None) -> list[Answer]:
         torch = self.torch
