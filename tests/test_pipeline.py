@@ -44,6 +44,15 @@ def test_make_all_runs_every_stage(raw_tiny, tiny_llm, tmp_path):
     # a second make does nothing: every finished stage is a file
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "finetune" not in again.stderr
+    # the same command into another folder reproduces every model, answer and metric byte for byte
+    out2 = tmp_path / "out2"
+    rerun = subprocess.run([a if not a.startswith("OUT=") else f"OUT={out2}" for a in cmd], capture_output=True,
+                           text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    for name in ("base/model.pt", "llm-ift/model.safetensors", "llm-l4r/model.safetensors", "triples.jsonl",
+                 "aug/model.pt", "completions-ift.jsonl", "completions-l4r.jsonl", "metrics-base.jsonl",
+                 "metrics-ift.jsonl", "metrics-l4r.jsonl", "per-user-l4r.jsonl"):
+        assert (b / name).read_bytes() == (out2 / "mf" / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("task,backbone,aug", [("sequential", "sasrec", "sequences.jsonl"),
