@@ -254,3 +254,55 @@ def test_dtype_auto_picks_bfloat16_where_the_hardware_has_it():
     assert pick_dtype("float32", "cuda") == "float32" and pick_dtype("bfloat16", "cpu") == "bfloat16"
     assert pick_dtype("auto", "cuda:0") == "bfloat16"
     assert pick_dtype("auto", "cpu") == ("bfloat16" if amx_bf16() else "float32")
+
+
+def test_kill_9_then_a_torn_line_then_resume_loses_and_repeats_nothing(prepared, backbone_out, tiny_llm, tmp_path):
+    """A real SIGKILL during `l4r llm` (titles, so it runs long enough), then a torn line as a kill in
+    mid-write leaves: the rerun cuts it, keeps every whole answer, asks only the rest, and ends with
+    each prompt answered once, as an uninterrupted run answers it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    prompts = tmp_path / "p.jsonl"
+    l4r("prompt", "--data", prepared, "--candidates", backbone_out / "candidates.jsonl", "--answer", "titles",
+        "--split", "valid,test", "-o", prompts)
+    n = len(prompts.read_text().splitlines())
+    out, partial = tmp_path / "c.jsonl", tmp_path / "c.jsonl.partial"
+    args = [sys.executable, "-m", "l4r", "llm", str(prompts), "--model", str(tiny_llm), "--batch-size", "2",
+            "--max-new-tokens", "16", "--dtype", "float32", "-o", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while time.time() < deadline and (not partial.exists() or len(partial.read_text().splitlines()) < 4):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = partial.read_text().splitlines()
+    assert 4 <= len(kept) < n and not out.exists()
+    with open(partial, "a") as fh:
+        fh.write('{"id": "test:listwise:7", "task": "lis')          # the torn write
+    again = l4r(*args[3:])
+    assert "torn last line" in again.stderr and f"resuming: {len(kept)} answered" in again.stderr
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in got] == [json.loads(line)["id"] for line in prompts.read_text().splitlines()]
+    whole = tmp_path / "whole.jsonl"
+    l4r(*args[3:-1], whole)
+    assert out.read_text() == whole.read_text()
+
+
+def test_candidates_outside_the_catalogue_are_an_error(prepared, backbone_out, tmp_path):
+    lines = (backbone_out / "candidates.jsonl").read_text().splitlines()
+    rec = json.loads(lines[4])
+    rec["items"][2] = "99999"
+    lines[4] = json.dumps(rec)
+    bad = tmp_path / "cands.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    proc = l4r("prompt", "--data", prepared, "--candidates", bad, "--split", rec["split"] if rec["split"] != "train"
+               else "test", check=False)
+    if rec["split"] == "train":
+        proc = l4r("instruct", "--data", prepared, "--candidates", bad, check=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip().endswith(f"{bad}:5: items: item '99999' is not in the dataset's catalogue")
