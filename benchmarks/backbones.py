@@ -39,7 +39,8 @@ def worker(model_name: str, data_dir: str, hp_pairs: list[str], seed: int, patie
 
     from l4r import data as datamod
     from l4r.models import load_class, topk
-    from l4r.stages.backbone import parse_hp as parse_values, seed_all
+    from l4r.seeding import seed_all
+    from l4r.stages.backbone import parse_hp as parse_values
 
     torch.set_num_threads(threads)
     seed_all(seed)

@@ -34,7 +34,8 @@ def main() -> None:
 
     from l4r import data as datamod
     from l4r.models import load_class, topk
-    from l4r.stages.backbone import seed_all, without_last
+    from l4r.seeding import seed_all
+    from l4r.stages.backbone import without_last
 
     torch.set_num_threads(1)
     seed_all(a.seed)

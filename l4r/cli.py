@@ -115,8 +115,9 @@ def backbone(model: str = typer.Option("mf", "--model", "-m", help="mf, lightgcn
     """
     from .stages import backbone as stage
 
-    stage.run(model, data, out, k=k, seed=seed, hp=stage.parse_hp(hp), extra=extra, sequences=sequences, load=load,
-              patience=patience, threads=threads, refit=refit)
+    opts = stage.Options(k=k, seed=seed, hp=stage.parse_hp(hp), extra=extra, sequences=sequences, load=load,
+                         patience=patience, threads=threads, refit=refit)
+    stage.run(model, data, out, opts)
 
 
 def _csv(value: str) -> list[str]:

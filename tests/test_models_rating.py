@@ -120,13 +120,13 @@ def test_predictions_clipped_to_rating_range(ds, aug):
 
 def test_run_is_deterministic_and_checkpoint_reloads(tmp_path):
     hp = {"epochs": 4, "dim": 4}
-    m1 = backbone.run("nfm", TINY, tmp_path / "a", seed=3, hp=hp, extra=ATTRS)
-    m2 = backbone.run("nfm", TINY, tmp_path / "b", seed=3, hp=hp, extra=ATTRS)
+    m1 = backbone.run("nfm", TINY, tmp_path / "a", backbone.Options(seed=3, hp=hp, extra=ATTRS))
+    m2 = backbone.run("nfm", TINY, tmp_path / "b", backbone.Options(seed=3, hp=hp, extra=ATTRS))
     p1 = (tmp_path / "a" / "predictions.jsonl").read_text()
     assert p1 == (tmp_path / "b" / "predictions.jsonl").read_text()
     assert m1["valid_rmse"] == m2["valid_rmse"] and 0 < m1["test_rmse"] < 4
     assert "aug:director" in m1["fields"] and m1["rating_range"] == [1.0, 5.0]
-    m3 = backbone.run("nfm", TINY, tmp_path / "c", hp=hp, extra=ATTRS, load=tmp_path / "a" / "model.pt")
+    m3 = backbone.run("nfm", TINY, tmp_path / "c", backbone.Options(hp=hp, extra=ATTRS, load=tmp_path / "a" / "model.pt"))
     assert (tmp_path / "c" / "predictions.jsonl").read_text() == p1 and m3["epochs"] == 0
 
 
@@ -139,7 +139,7 @@ def test_missing_rating_names_file_and_line(tmp_path):
     lines[2] = json.dumps(rec)
     (folder / "valid.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"valid\.jsonl:3: rating:"):
-        backbone.run("deepfm", folder, tmp_path / "out", hp={"epochs": 1})
+        backbone.run("deepfm", folder, tmp_path / "out", backbone.Options(hp={"epochs": 1}))
 
 
 def test_cli_backbone_writes_predictions(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from l4r.models import MODELS, load_class, topk
-from l4r.stages.backbone import seed_all
+from l4r.seeding import seed_all
 
 TOPK = [name for name, (_, _, fam) in MODELS.items() if fam in ("direct", "sequential")]
 SMALL = {"dim": 16, "layers": 2, "max_len": 20, "batch_size": 64, "epochs": 2, "n_neg": 4, "lr": 5e-3}

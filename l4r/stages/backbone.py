@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import data as datamod
@@ -90,10 +91,31 @@ def check_hp(model_name: str, cls, hp: dict) -> dict:
     return out
 
 
-def run(model_name: str, data_dir: Path, out: Path, k: int = 10, seed: int = 0, hp: dict | None = None,
-        extra: Path | None = None, sequences: Path | None = None, load: Path | None = None,
-        patience: int = 10, threads: int = 1, refit: bool = False) -> dict:
-    hp = check_hp(model_name, load_class(model_name), hp or {})
+@dataclass
+class Options:
+    """How `l4r backbone` trains (checked when made): `hp` overrides the model's defaults; `extra`
+    holds triple (top-k) or attribute (rating) records, `sequences` augmented sequences; `load` a
+    model.pt to serve instead of training; `k` candidates per user; early stopping after `patience`
+    evaluations without a gain; `refit` retrains on train + valid for the test split."""
+    k: int = 10
+    seed: int = 0
+    hp: dict = field(default_factory=dict)
+    extra: Path | None = None
+    sequences: Path | None = None
+    load: Path | None = None
+    patience: int = 10
+    threads: int = 1
+    refit: bool = False
+
+    def __post_init__(self):
+        if self.k < 1 or self.patience < 1 or self.threads < 1:
+            raise UsageError("--k, --patience and --threads must be >= 1")
+
+
+def run(model_name: str, data_dir: Path, out: Path, opts: Options = Options()) -> dict:
+    k, seed, extra, sequences, load = opts.k, opts.seed, opts.extra, opts.sequences, opts.load
+    patience, threads, refit = opts.patience, opts.threads, opts.refit
+    hp = check_hp(model_name, load_class(model_name), opts.hp)
     if family(model_name) == "rating":
         return run_rating(model_name, data_dir, out, seed, hp, extra, load, patience)
     import torch
