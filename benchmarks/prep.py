@@ -30,7 +30,7 @@ def one(dataset: str, raw: str, out: str) -> None:
     t0 = time.perf_counter()
     from l4r.stages import prep
 
-    stats = prep.run(dataset, Path(raw), Path(out), offline=True)
+    stats = prep.run(dataset, Path(raw), Path(out), prep.Options(offline=True))
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall_s": wall, "peak_mb": peak, **{k: stats[k] for k in

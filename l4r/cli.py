@@ -87,8 +87,9 @@ def prep(dataset: str = typer.Option("ml-100k", help="ml-100k, ml-1m, bookcrossi
 
     columns = {"user": user_col, "item": item_col, "rating": rating_col, "time": time_col, "title": title_col}
     options = {"columns": columns, "items": items, "users": users, "sep": sep}
-    stats = stage.run(dataset, raw, out, offline=offline, min_rating=min_rating, core=core, seed=seed,
-                      options=options, download=download)
+    opts = stage.Options(offline=offline, download=download, min_rating=min_rating, core=core, seed=seed,
+                         table=options)
+    stats = stage.run(dataset, raw, out, opts)
     write_jsonl("-", [stats])
 
 

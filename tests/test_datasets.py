@@ -34,7 +34,7 @@ def copy(name: str, tmp_path: Path) -> Path:
 # --- ML-100K-format fixture: the split is fixed -------------------------------------------------
 
 def test_ml100k_tiny_split_has_a_fixed_hash(tmp_path):
-    stats = prep.run("ml-100k", RAW / "ml-100k-tiny", tmp_path / "d", offline=True)
+    stats = prep.run("ml-100k", RAW / "ml-100k-tiny", tmp_path / "d", prep.Options(offline=True))
     assert (stats["users"], stats["items"], stats["interactions"]) == (30, 40, 288)
     assert (stats["train"], stats["valid"], stats["test"]) == (228, 30, 30)
     assert stats["split_hash"] == "90d1a02c38528daf"
@@ -48,7 +48,7 @@ def test_ml100k_tiny_split_has_a_fixed_hash(tmp_path):
 
 def test_pipeline_fixture_split_has_a_fixed_hash(tmp_path):
     """The taste-group fixture of conftest's raw_tiny and `make smoke` (raw_fixtures.write_tiny_ml100k)."""
-    stats = prep.run("ml-100k", RAW / "ml-100k-groups-tiny", tmp_path / "d", offline=True)
+    stats = prep.run("ml-100k", RAW / "ml-100k-groups-tiny", tmp_path / "d", prep.Options(offline=True))
     assert (stats["users"], stats["items"], stats["interactions"]) == (40, 60, 531)
     assert (stats["train"], stats["valid"], stats["test"]) == (451, 40, 40)
     assert stats["split_hash"] == "d6daaeb4368f04d8"
@@ -66,7 +66,7 @@ def test_rating_fixture_shape():
 
 def test_equal_timestamps_split_by_item_id(tmp_path):
     # user 4's last two ratings share one second (items 28 and 35): the larger id is the test item
-    prep.run("ml-100k", RAW / "ml-100k-tiny", tmp_path / "d", offline=True)
+    prep.run("ml-100k", RAW / "ml-100k-tiny", tmp_path / "d", prep.Options(offline=True))
     test = {r["user"]: r for r in lines(tmp_path / "d" / "test.jsonl")}
     valid = {r["user"]: r for r in lines(tmp_path / "d" / "valid.jsonl")}
     assert test["4"]["item"] == "35" and valid["4"]["item"] == "28"
@@ -74,7 +74,7 @@ def test_equal_timestamps_split_by_item_id(tmp_path):
 
 
 def test_ml100k_latin1_title(tmp_path):
-    prep.run("ml-100k", RAW / "ml-100k-tiny", tmp_path / "d", offline=True)
+    prep.run("ml-100k", RAW / "ml-100k-tiny", tmp_path / "d", prep.Options(offline=True))
     titles = {r["item"]: r["title"] for r in lines(tmp_path / "d" / "items.jsonl")}
     assert titles["6"] == "Café Lumière (1996)"
 
@@ -130,7 +130,7 @@ def test_ml1m_prep_from_a_zip_archive(tmp_path):
     with zipfile.ZipFile(raw / "ml-1m.zip", "w") as z:
         for f in ml1m.FILES:
             z.write(RAW / "ml-1m-tiny" / f, f"ml-1m/{f}")
-    stats = prep.run("ml-1m", raw, tmp_path / "d", offline=True)
+    stats = prep.run("ml-1m", raw, tmp_path / "d", prep.Options(offline=True))
     assert (stats["users"], stats["items"], stats["interactions"]) == (10, 20, 95)
 
 
@@ -144,24 +144,24 @@ def test_ml1m_download_checks_md5(tmp_path, monkeypatch):
     monkeypatch.setattr(ml1m, "URL", (src / "ml-1m.zip").as_uri())
     monkeypatch.setattr(ml1m, "MD5", "0" * 32)
     with pytest.raises(UsageError, match="checksum mismatch"):
-        prep.run("ml-1m", tmp_path / "raw", tmp_path / "d", download=True)
+        prep.run("ml-1m", tmp_path / "raw", tmp_path / "d", prep.Options(download=True))
     monkeypatch.setattr(ml1m, "MD5", hashlib.md5((src / "ml-1m.zip").read_bytes()).hexdigest())
-    stats = prep.run("ml-1m", tmp_path / "raw", tmp_path / "d", download=True)
+    stats = prep.run("ml-1m", tmp_path / "raw", tmp_path / "d", prep.Options(download=True))
     assert stats["users"] == 10 and (tmp_path / "raw" / "ml-1m.zip").exists()
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == ["ml-1m.zip"]   # unpacked elsewhere
 
 
 def test_offline_message_says_which_files_go_where(tmp_path):
     with pytest.raises(UsageError, match=r"ratings\.dat .*movies\.dat, users\.dat .*ml-1m\.zip"):
-        prep.run("ml-1m", tmp_path / "nothing", tmp_path / "d", offline=True)
+        prep.run("ml-1m", tmp_path / "nothing", tmp_path / "d", prep.Options(offline=True))
     with pytest.raises(UsageError, match=r"BX-Book-Ratings\.csv, BX-Books\.csv, BX-Users\.csv"):
-        prep.run("bookcrossing", tmp_path / "nothing", tmp_path / "d", offline=True)
+        prep.run("bookcrossing", tmp_path / "nothing", tmp_path / "d", prep.Options(offline=True))
 
 
 def test_download_failure_is_a_clear_usage_error(tmp_path, monkeypatch):
     monkeypatch.setattr(bookcrossing, "URL", (tmp_path / "missing" / "BX-CSV-Dump.zip").as_uri())
     with pytest.raises(UsageError, match=r"download failed .*put BX-Book-Ratings\.csv"):
-        prep.run("bookcrossing", tmp_path / "raw", tmp_path / "d", download=True)
+        prep.run("bookcrossing", tmp_path / "raw", tmp_path / "d", prep.Options(download=True))
 
 
 # --- BookCrossing ----------------------------------------------------------------------------------
@@ -202,20 +202,20 @@ def test_bookcrossing_fields_survive_escaped_quotes():
 
 
 def test_bookcrossing_prep_defaults_explicit_5core(tmp_path):
-    stats = prep.run("bookcrossing", RAW / "bookcrossing-tiny", tmp_path / "d", offline=True)
+    stats = prep.run("bookcrossing", RAW / "bookcrossing-tiny", tmp_path / "d", prep.Options(offline=True))
     assert (stats["users"], stats["items"], stats["interactions"]) == (8, 8, 56)
     assert stats["min_rating"] == 1.0 and stats["core"] == 5
     assert stats["order"] == "random permutation (seed 0)"
     assert stats["skipped"]["BX-Book-Ratings.csv: ISBN not in BX-Books.csv"] == 2
     # --min-rating 0 keeps the implicit zeros: user 10 (6 zeros) survives the 5-core
-    stats0 = prep.run("bookcrossing", RAW / "bookcrossing-tiny", tmp_path / "d0", offline=True, min_rating=0)
+    stats0 = prep.run("bookcrossing", RAW / "bookcrossing-tiny", tmp_path / "d0", prep.Options(offline=True, min_rating=0))
     assert (stats0["users"], stats0["items"], stats0["interactions"]) == (9, 8, 62)
 
 
 def test_bookcrossing_split_is_reproducible_under_a_seed(tmp_path):
-    a = prep.run("bookcrossing", RAW / "bookcrossing-tiny", tmp_path / "a", offline=True, seed=1)
-    b = prep.run("bookcrossing", RAW / "bookcrossing-tiny", tmp_path / "b", offline=True, seed=1)
-    c = prep.run("bookcrossing", RAW / "bookcrossing-tiny", tmp_path / "c", offline=True, seed=2)
+    a = prep.run("bookcrossing", RAW / "bookcrossing-tiny", tmp_path / "a", prep.Options(offline=True, seed=1))
+    b = prep.run("bookcrossing", RAW / "bookcrossing-tiny", tmp_path / "b", prep.Options(offline=True, seed=1))
+    c = prep.run("bookcrossing", RAW / "bookcrossing-tiny", tmp_path / "c", prep.Options(offline=True, seed=2))
     assert a["split_hash"] == b["split_hash"] != c["split_hash"]
     assert (tmp_path / "a" / "train.jsonl").read_bytes() == (tmp_path / "b" / "train.jsonl").read_bytes()
     assert a["split_hash"] == "d61caf1a31057b10"
@@ -242,7 +242,7 @@ COLS = {"user": "uid", "item": "iid", "rating": "stars", "time": "when", "title"
 
 
 def test_csv_with_column_flags(tmp_path):
-    stats = prep.run("csv", RAW / "csv-tiny", tmp_path / "d", options={"columns": COLS})
+    stats = prep.run("csv", RAW / "csv-tiny", tmp_path / "d", prep.Options(table={"columns": COLS}))
     assert (stats["users"], stats["items"], stats["interactions"]) == (8, 12, 55)
     assert stats["order"] == "timestamp"
     items = {r["item"]: r for r in lines(tmp_path / "d" / "items.jsonl")}
@@ -258,7 +258,7 @@ def test_jsonl_table_and_random_order_without_time(tmp_path):
     src = csvreader.read(RAW / "csv-tiny", COLS)
     table = tmp_path / "events.jsonl"
     table.write_text("".join(json.dumps({"u": r["user"], "i": r["item"]}) + "\n" for r in src.interactions))
-    stats = prep.run("jsonl", table, tmp_path / "d", options={"columns": {"user": "u", "item": "i"}})
+    stats = prep.run("jsonl", table, tmp_path / "d", prep.Options(table={"columns": {"user": "u", "item": "i"}}))
     assert stats["interactions"] == 55 and stats["order"] == "random permutation (seed 0)"
 
 

@@ -30,7 +30,7 @@ def write(path: Path, records: list[dict]) -> Path:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("eval") / "data"
-    prep.run("ml-100k", RAW / "ml-100k-tiny", out, offline=True)
+    prep.run("ml-100k", RAW / "ml-100k-tiny", out, prep.Options(offline=True))
     return out
 
 

@@ -33,7 +33,7 @@ def fails(tmp_path: Path, dataset: str, raw: Path, message: str, **kw) -> None:
     """prep stops with exactly `message` and leaves no output folder."""
     out = tmp_path / "out"
     with pytest.raises(DataError) as err:
-        prep.run(dataset, raw, out, offline=True, **kw)
+        prep.run(dataset, raw, out, prep.Options(offline=True, **kw))
     assert str(err.value) == message
     assert not out.exists()
 
@@ -376,7 +376,7 @@ def test_mistyped_raw_is_a_usage_error_that_writes_nothing(tmp_path, monkeypatch
                               "there, or pass --download to fetch them into it")
     assert not missing.exists() and not (tmp_path / "out").exists()
     with pytest.raises(UsageError, match="--download and --offline contradict each other"):
-        prep.run("ml-100k", missing, tmp_path / "out", offline=True, download=True)
+        prep.run("ml-100k", missing, tmp_path / "out", prep.Options(offline=True, download=True))
 
 
 def test_default_folder_offline_says_what_to_put_where(tmp_path, monkeypatch):
@@ -384,7 +384,7 @@ def test_default_folder_offline_says_what_to_put_where(tmp_path, monkeypatch):
 
     monkeypatch.setattr(locate, "DEFAULT_RAW", tmp_path / "data" / "raw")
     with pytest.raises(UsageError) as err:
-        prep.run("ml-100k", None, tmp_path / "out", offline=True)
+        prep.run("ml-100k", None, tmp_path / "out", prep.Options(offline=True))
     assert str(err.value) == (f"{tmp_path / 'data' / 'raw' / 'ml-100k'}: no ML-100K files; put u.data, u.item, "
                               "u.user (or ml-100k.zip) there, or let prep download them (see --download)")
 
@@ -400,13 +400,13 @@ def test_archives_unpack_outside_raw_even_on_failure(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     zip_ml100k(raw / "ml-100k.zip")
-    stats = prep.run("ml-100k", raw, tmp_path / "d", offline=True)
+    stats = prep.run("ml-100k", raw, tmp_path / "d", prep.Options(offline=True))
     assert stats["split_hash"] == "90d1a02c38528daf"
     assert stats["dataset"] == "ml-100k" and stats["source"] == f"ml-100k files in {raw / 'ml-100k.zip'}"
     assert listing(raw) == ["ml-100k.zip"]
     zip_ml100k(raw / "ml-100k.zip", "1\t999\t9\t1\n")
     with pytest.raises(DataError) as err:    # named inside the archive: the unpacked copy is gone
-        prep.run("ml-100k", raw, tmp_path / "e", offline=True)
+        prep.run("ml-100k", raw, tmp_path / "e", prep.Options(offline=True))
     assert str(err.value) == f"{raw / 'ml-100k.zip'}/ml-100k/u.data:289: rating: expected a rating 1-5, got 9"
     assert listing(raw) == ["ml-100k.zip"] and not (tmp_path / "e").exists()
 

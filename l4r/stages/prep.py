@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..datasets import Raw, reader, spec
@@ -85,16 +86,33 @@ def read_raw(name: str, folder: Path, options: dict | None) -> Raw:
     return mod.read(folder, scale=spec(name).scale)
 
 
-def run(dataset: str, raw: Path | None, out: Path, offline: bool = False, min_rating: float | None = None,
-        core: int | None = None, seed: int = 0, options: dict | None = None, download: bool = False) -> dict:
-    """`raw` None: data/raw/DATASET. `options` (csv/jsonl only): columns={user,item,rating,time,title},
-    items, users, sep. `download`: fetch the dataset into a named --raw (created) when missing."""
+@dataclass
+class Options:
+    """How `l4r prep` reads and filters (checked when made): never the network when `offline`;
+    `download` fetches into a named --raw; `min_rating` and `core` default to the dataset's spec
+    (BookCrossing: ratings >= 1, 5-core); `seed` orders histories without timestamps; `table`
+    (csv/jsonl only): columns={user,item,rating,time,title}, items, users, sep."""
+    offline: bool = False
+    download: bool = False
+    min_rating: float | None = None
+    core: int | None = None
+    seed: int = 0
+    table: dict | None = None
+
+    def __post_init__(self):
+        if self.core is not None and self.core < 0:
+            raise UsageError("--core must be >= 0")
+
+
+def run(dataset: str, raw: Path | None, out: Path, opts: Options = Options()) -> dict:
+    """`raw` None: data/raw/DATASET."""
     reader(dataset)
-    raw, may_fetch = raw_folder(dataset, raw, download, offline)
+    min_rating, core, seed = opts.min_rating, opts.core, opts.seed
+    raw, may_fetch = raw_folder(dataset, raw, opts.download, opts.offline)
     with tempfile.TemporaryDirectory(prefix="l4r-prep-") as tmp:
         name, folder, source = locate(dataset, raw, may_fetch, Path(tmp))
         try:
-            data = read_raw(name, folder, options)
+            data = read_raw(name, folder, opts.table)
         except DataError as exc:
             raise in_archive(exc, Path(tmp), source) from None
     defaults = spec(dataset).defaults
