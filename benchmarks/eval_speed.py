@@ -66,7 +66,7 @@ def main() -> None:
         preds = rank(histories, rng)
         write_jsonl(Path(tmp) / "pred.jsonl", preds)
         t1 = time.perf_counter()
-        recs = ev.run(Path(tmp) / "pred.jsonl", data, "test", [3, 5], per_user=Path(tmp) / "users.jsonl", groups=5)
+        recs = ev.run(Path(tmp) / "pred.jsonl", data, ev.Options(split="test", ks=[3, 5], per_user=Path(tmp) / "users.jsonl", groups=5))
         t2 = time.perf_counter()
     hr5 = next(r["value"] for r in recs if r["metric"] == "HR@5" and r["group"] is None)
     total = t2 - t0

@@ -315,14 +315,11 @@ def select(completions: Path = typer.Argument(..., help="completion records of t
            selected: Optional[Path] = typer.Option(None, help="write the selection here (JSON)"),
            args: Optional[Path] = typer.Option(None, "--args", help="write the selection as l4r aggregate flags")):
     """Choose alpha1, alpha2, the ranking mode and U_LLM's form on the validation split; report test once."""
-    from .errors import UsageError
     from .stages import select as stage
 
-    if task not in ("topk", "rating") or scheme not in ("adaptive", "llm"):
-        raise UsageError("--task must be topk or rating, --scheme adaptive or llm")
-    crit = criterion or ("RMSE" if task == "rating" else "NDCG@5")
-    records, chosen = stage.run(completions, data, task, _csv(modes), candidates=candidates,
-                                predictions=predictions, criterion=crit, scheme=scheme)
+    opts = stage.Options(task=task, modes=tuple(_csv(modes)), candidates=candidates, predictions=predictions,
+                         criterion=criterion, scheme=scheme)
+    records, chosen = stage.run(completions, data, opts)
     stage.write(records, chosen, task, grid, selected, args)
 
 
@@ -418,5 +415,6 @@ def evaluate(files: Optional[list[Path]] = typer.Argument(None, help="prediction
     else:
         if len(files) > 1:
             raise UsageError(f"give one prediction file (or - for stdin), got {len(files)}")
-        write_jsonl("-", stage.run(files[0] if files else "-", data, split, stage.parse_ks(k), per_user=per_user,
-                                   markdown_to=markdown, label=label, groups=groups))
+        opts = stage.Options(split=split, ks=stage.parse_ks(k), per_user=per_user, markdown_to=markdown, label=label,
+                             groups=groups)
+        write_jsonl("-", stage.run(files[0] if files else "-", data, opts))

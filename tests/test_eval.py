@@ -103,7 +103,7 @@ def predictions(test_item_of: dict[str, str]) -> list[dict]:
 
 def test_topk_over_all_held_out_users(tmp_path, data, test_item_of, capsys):
     f = write(tmp_path / "p.jsonl", predictions(test_item_of))
-    recs = ev.run(f, data, "test", [3, 5], per_user=tmp_path / "u.jsonl", groups=0)
+    recs = ev.run(f, data, ev.Options(split="test", ks=[3, 5], per_user=tmp_path / "u.jsonl", groups=0))
     got = {r["metric"]: r for r in recs}
     assert set(got) == {"HR@3", "NDCG@3", "HR@5", "NDCG@5"} and all(r["n"] == 30 for r in recs)
     assert got["HR@3"]["value"] == pytest.approx(2 / 30, abs=1e-6)
@@ -118,7 +118,7 @@ def test_topk_over_all_held_out_users(tmp_path, data, test_item_of, capsys):
 
 def test_groups_partition_the_users(tmp_path, data, test_item_of):
     f = write(tmp_path / "p.jsonl", predictions(test_item_of))
-    recs = ev.run(f, data, "test", [3], per_user=tmp_path / "u.jsonl", groups=3)
+    recs = ev.run(f, data, ev.Options(split="test", ks=[3], per_user=tmp_path / "u.jsonl", groups=3))
     overall = {r["metric"]: r for r in recs if r["group"] is None}
     grouped = [r for r in recs if r["group"] is not None and r["metric"] == "NDCG@3"]
     assert sum(r["n"] for r in grouped) == 30
@@ -137,7 +137,7 @@ def test_groups_partition_the_users(tmp_path, data, test_item_of):
 def test_candidates_of_other_splits_are_skipped(tmp_path, data, test_item_of):
     recs = [{**p, "split": "test", "scores": [0.0] * 5} for p in predictions(test_item_of)]
     recs += [{"user": "1", "split": "valid", "items": ["zzz"], "scores": [1.0]}]
-    got = {r["metric"]: r["value"] for r in ev.run(write(tmp_path / "c.jsonl", recs), data, "test", [3], groups=0)}
+    got = {r["metric"]: r["value"] for r in ev.run(write(tmp_path / "c.jsonl", recs), data, ev.Options(split="test", ks=[3], groups=0))}
     assert got["HR@3"] == pytest.approx(2 / 30, abs=1e-6)
 
 
@@ -146,18 +146,18 @@ def test_rating_metrics_and_missing_predictions(tmp_path, data):
     preds = [{"user": r["user"], "item": r["item"], "rating": r["rating"] + (1 if i % 2 else -3)}
              for i, r in enumerate(held)]
     preds.append({"user": "1", "item": "not-held-out", "rating": 3.0})
-    recs = {r["metric"]: r for r in ev.run(write(tmp_path / "r.jsonl", preds), data, "test", [3], groups=0)}
+    recs = {r["metric"]: r for r in ev.run(write(tmp_path / "r.jsonl", preds), data, ev.Options(split="test", ks=[3], groups=0))}
     # 15 errors of +1 and 15 of -3: MAE = 2, RMSE = sqrt((15 + 135) / 30) = sqrt(5)
     assert recs["MAE"]["value"] == pytest.approx(2.0) and recs["RMSE"]["value"] == pytest.approx(math.sqrt(5))
     assert recs["MAE"]["n"] == 30
     with pytest.raises(DataError, match=r"r2\.jsonl: rating: 1 of 30 held-out interactions have no rating "
                                         r"prediction \(first: user 1,"):
-        ev.run(write(tmp_path / "r2.jsonl", [p for p in preds if p["user"] != "1"]), data, "test", [3])
+        ev.run(write(tmp_path / "r2.jsonl", [p for p in preds if p["user"] != "1"]), data, ev.Options(split="test", ks=[3]))
 
 
 def test_markdown_table(tmp_path, data, test_item_of):
     f = write(tmp_path / "p.jsonl", predictions(test_item_of))
-    ev.run(f, data, "test", [3], markdown_to=tmp_path / "t.md", label="mf", groups=2)
+    ev.run(f, data, ev.Options(split="test", ks=[3], markdown_to=tmp_path / "t.md", label="mf", groups=2))
     text = (tmp_path / "t.md").read_text()
     assert "| run | HR@3 | NDCG@3 | users |" in text and "| mf | 0.0667 | 0.0500 | 30 |" in text
     assert "| group | users | HR@3 | NDCG@3 |" in text and "| q1 (N<=" in text
@@ -193,15 +193,15 @@ def test_bad_k_and_split(tmp_path, data):
     # --split picks whose held-out item is the target: the valid items ranked first score 1 on valid only
     valid_item_of = held_out(data, "valid")
     f = write(tmp_path / "v.jsonl", [{"user": u, "items": [i, "x1", "x2"]} for u, i in valid_item_of.items()])
-    on_valid = {r["metric"]: r for r in ev.run(f, data, "valid", [1, 3], groups=0)}
+    on_valid = {r["metric"]: r for r in ev.run(f, data, ev.Options(split="valid", ks=[1, 3], groups=0))}
     assert on_valid["HR@1"]["value"] == on_valid["NDCG@3"]["value"] == 1.0 and on_valid["HR@1"]["n"] == 30
     test_item_of = held_out(data, "test")
     expected = sum(test_item_of[u] == i for u, i in valid_item_of.items()) / 30
-    on_test = {r["metric"]: r["value"] for r in ev.run(f, data, "test", [1], groups=0)}
+    on_test = {r["metric"]: r["value"] for r in ev.run(f, data, ev.Options(split="test", ks=[1], groups=0))}
     assert on_test["HR@1"] == pytest.approx(expected, abs=1e-6) and expected < 1
     for bad in ("dev", "valid,test", ""):
         with pytest.raises(UsageError, match=f"--split must be one of .*; got '{bad}'"):
-            ev.run(f, data, bad, [1])
+            ev.run(f, data, ev.Options(split=bad, ks=[1]))
 
 
 # --- the CLI ------------------------------------------------------------------------------------------

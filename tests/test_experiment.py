@@ -81,7 +81,7 @@ def test_select_picks_on_validation(prepared, backbone_out, tmp_path):
                           "split": c["split"], "text": "", "items": c["items"][::-1], "status": "ok"})
     path = tmp_path / "completions.jsonl"
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in comps))
-    recs, chosen = select.run(path, prepared, "topk", ["listwise"], cands, None, "NDCG@5")
+    recs, chosen = select.run(path, prepared, select.Options(candidates=cands, criterion="NDCG@5"))
     assert len(recs) == 2 * 25
     valid = [r for r in recs if r["split"] == "valid"]
     assert chosen["valid"] == max(r["metrics"]["NDCG@5"] for r in valid)

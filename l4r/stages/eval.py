@@ -16,6 +16,7 @@ the model), predictions for other pairs are ignored and counted.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import metrics as M
@@ -86,11 +87,27 @@ def markdown(records: list[dict], label: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(predictions, data: Path, split: str = "test", ks: list[int] = (3, 5), per_user: Path | None = None,
-        markdown_to: Path | None = None, label: str | None = None, groups: int = 5) -> list[dict]:
-    """Score predictions against the held-out interactions of `split`; return the metric records."""
-    if groups < 0:
-        raise UsageError(f"--groups must be >= 0; got {groups}")
+@dataclass
+class Options:
+    """What `l4r eval` scores (checked when made): the held-out items of `split`, top-k cutoffs `ks`,
+    `groups` user-activity quantile groups (0: none); `per_user` rows and a `markdown_to` table are
+    written where given, named `label`."""
+    split: str = "test"
+    ks: list[int] = field(default_factory=lambda: [3, 5])
+    per_user: Path | None = None
+    markdown_to: Path | None = None
+    label: str | None = None
+    groups: int = 5
+
+    def __post_init__(self):
+        if self.groups < 0:
+            raise UsageError(f"--groups must be >= 0; got {self.groups}")
+
+
+def run(predictions, data: Path, opts: Options = Options()) -> list[dict]:
+    """Score predictions against the held-out interactions of `opts.split`; return the metric records."""
+    split, ks, groups, label = opts.split, opts.ks, opts.groups, opts.label
+    per_user, markdown_to = opts.per_user, opts.markdown_to
     targets = load_targets(data, split)
     counts = train_counts(data)
     ranked, rated, other = read_predictions(predictions, split)

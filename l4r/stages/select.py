@@ -18,6 +18,7 @@ the paper's position utility, and the LLM's own score where its completions carr
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import data as datamod
@@ -75,11 +76,31 @@ def best(records: list[dict], split: str, criterion: str, higher: bool) -> dict:
     return min(rows, key=key)
 
 
-def run(completions_path, data_dir: Path, task: str, modes: list[str], candidates, predictions,
-        criterion: str, scheme: str = "adaptive", grid: list[float] = GRID) -> tuple[list[dict], dict]:
-    names = RATING_NAMES if task == "rating" else TOPK_NAMES
-    if criterion not in names:
-        raise UsageError(f"--criterion {criterion} is not one of {', '.join(names)}")
+@dataclass
+class Options:
+    """What `l4r select` searches (checked when made): top-k (`candidates`, `modes`) or rating
+    (`predictions`); `criterion` on validation (default NDCG@5, rating RMSE); `scheme` adaptive (alphas,
+    mode, U_LLM form) or llm (mode only: the IFT row); alpha1 x alpha2 over `grid`."""
+    task: str = "topk"
+    modes: tuple[str, ...] = ("listwise",)
+    candidates: Path | None = None
+    predictions: Path | None = None
+    criterion: str | None = None
+    scheme: str = "adaptive"
+    grid: tuple[float, ...] = tuple(GRID)
+
+    def __post_init__(self):
+        if self.task not in ("topk", "rating") or self.scheme not in ("adaptive", "llm"):
+            raise UsageError("--task must be topk or rating, --scheme adaptive or llm")
+        names = RATING_NAMES if self.task == "rating" else TOPK_NAMES
+        self.criterion = self.criterion or names[0 if self.task == "rating" else 3]
+        if self.criterion not in names:
+            raise UsageError(f"--criterion {self.criterion} is not one of {', '.join(names)}")
+
+
+def run(completions_path, data_dir: Path, opts: Options) -> tuple[list[dict], dict]:
+    task, modes, criterion, scheme = opts.task, list(opts.modes), opts.criterion, opts.scheme
+    candidates, predictions, grid = opts.candidates, opts.predictions, list(opts.grid)
     ds = datamod.load(data_dir)
     completions = list(read_jsonl(completions_path, "completion"))
     if task == "rating":
@@ -100,8 +121,9 @@ def run(completions_path, data_dir: Path, task: str, modes: list[str], candidate
                 **{k: chosen[k] for k in key},
                 "valid": chosen["metrics"][criterion], "test": on_test["metrics"][criterion],
                 "best_on_test": {**{k: top[k] for k in key}, "value": top["metrics"][criterion]}}
-    log(f"select: {chosen['mode']} ({chosen['utility']}) alpha1 {chosen['alpha1']} alpha2 {chosen['alpha2']}: valid {criterion} "
-        f"{selected['valid']:.4f}, test {selected['test']:.4f} (best on test {top['metrics'][criterion]:.4f})")
+    log(f"select: {chosen['mode']} ({chosen['utility']}) alpha1 {chosen['alpha1']} alpha2 {chosen['alpha2']}: "
+        f"valid {criterion} {selected['valid']:.4f}, test {selected['test']:.4f} "
+        f"(best on test {top['metrics'][criterion]:.4f})")
     return records, selected
 
 
