@@ -268,8 +268,9 @@ def run(prompts_path, out: str, opts: Options = Options()) -> dict:
     from .backends import get
 
     backend, model = opts.backend, opts.model
-    prompts = [p for p in read_jsonl(prompts_path, "prompt") if shard_of(p["user"], opts.shard)]
-    check_ids(prompts_path, prompts)
+    lines = [(n, p) for n, p in read_jsonl(prompts_path, "prompt", with_lines=True) if shard_of(p["user"], opts.shard)]
+    check_ids(prompts_path, lines)
+    prompts = [p for _, p in lines]
     ways = {p["id"]: how(p, opts.answer) for p in prompts}
     partial = Path(str(out) + ".partial") if out != "-" else None
     done = load_done(partial) if (partial and opts.resume) else {}
@@ -324,12 +325,13 @@ def run(prompts_path, out: str, opts: Options = Options()) -> dict:
     return stats
 
 
-def check_ids(path, prompts) -> None:
+def check_ids(path, lines: list[tuple[int, dict]]) -> None:
+    """Each prompt needs its own id: a repeat is an error naming both lines."""
     seen: dict[str, int] = {}
-    for n, p in enumerate(prompts, 1):
+    for n, p in lines:
         if p["id"] in seen:
-            raise DataError(f"prompt id {p['id']!r} repeats (first at record {seen[p['id']]}); each prompt needs "
-                            "its own id", str(path), n, "id")
+            raise DataError(f"prompt id {p['id']!r} repeats (first at line {seen[p['id']]}); each prompt needs "
+                            "its own id", "<stdin>" if str(path) == "-" else str(path), n, "id")
         seen[p["id"]] = n
 
 

@@ -306,3 +306,13 @@ def test_candidates_outside_the_catalogue_are_an_error(prepared, backbone_out, t
         proc = l4r("instruct", "--data", prepared, "--candidates", bad, check=False)
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.strip().endswith(f"{bad}:5: items: item '99999' is not in the dataset's catalogue")
+
+
+def test_repeated_prompt_ids_name_the_line_and_the_id(tmp_path):
+    p = labelled_prompt("listwise", ["Star 1", "Night 2"])
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps(p) + "\n\n" + json.dumps({**p, "user": "2"}) + "\n")
+    proc = l4r("llm", path, "--model", "smollm2", "--dry-run", check=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip() == (f"l4r: {path}:3: id: prompt id 'x:listwise' repeats (first at line 1); "
+                                   "each prompt needs its own id")
