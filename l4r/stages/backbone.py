@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import data as datamod
+from ..data import SPLITS
 from ..errors import DataError, UsageError
 from ..io import atomic_path, log, read_jsonl, save_torch, write_jsonl
 from ..models import family, load_class
 from ..seeding import seed_all
-
-SPLITS = ("train", "valid", "test")
 
 
 def parse_hp(pairs: list[str]) -> dict:
