@@ -112,26 +112,18 @@ class HFBackend(Backend):
         for i, p in enumerate(prefixes):
             groups.setdefault(p, []).append(i)
         singles = [i for rows in groups.values() if len(rows) == 1 for i in rows]
-        if singles:
-            texts = [prefixes[i] + suffixes[i] for i in singles]
-            for i, ans in zip(singles, self._score_texts(texts, choices, plan)):
+        batches = [("", singles, [prefixes[i] + suffixes[i] for i in singles])] if singles else []
+        batches += [(p, rows, [suffixes[i] for i in rows]) for p, rows in groups.items() if len(rows) > 1]
+        for prefix, rows, texts in batches:
+            for i, ans in zip(rows, self._score_group(prefix, texts, choices, plan)):
                 out[i] = ans
-        for prefix, rows in groups.items():
-            if len(rows) > 1:
-                for i, ans in zip(rows, self._score_shared(prefix, [suffixes[i] for i in rows], choices, plan)):
-                    out[i] = ans
         return out
 
-    def _score_texts(self, texts, choices, plan) -> list[Answer]:
-        """Full prompts, left-padded into one batch (rows: prompt + each needed token prefix)."""
+    def _score_group(self, prefix: str, texts: list[str], choices, plan) -> list[Answer]:
+        """`texts` continuing `prefix` (computed once; "" for none), in one batch of rows: each text
+        plus each token prefix the choices need."""
+        pre = self.tok.encode(prefix, add_special_tokens=False) if prefix else []
         enc = [self.tok.encode(t, add_special_tokens=False) for t in texts]
-        rows = [ids + list(ctx) for ids in enc for ctx in plan["contexts"]]
-        logprobs = self._last_logprobs([], rows)
-        return self._answers(logprobs, [len(e) for e in enc], choices, plan)
-
-    def _score_shared(self, prefix, suffixes, choices, plan) -> list[Answer]:
-        pre = self.tok.encode(prefix, add_special_tokens=False)
-        enc = [self.tok.encode(s, add_special_tokens=False) for s in suffixes]
         rows = [ids + list(ctx) for ids in enc for ctx in plan["contexts"]]
         logprobs = self._last_logprobs(pre, rows)
         return self._answers(logprobs, [len(pre) + len(e) for e in enc], choices, plan)
