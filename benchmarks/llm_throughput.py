@@ -61,6 +61,7 @@ def main():
     ap.add_argument("--prompts", type=Path, help="prompt records (listwise and pointwise) from `l4r prompt`")
     ap.add_argument("--model", default="smollm2")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", default="float32", help="hf weights: float32 (the documented runs), bfloat16, auto")
     ap.add_argument("--random-arch", default=None, help="llama2-7b: random weights of that shape (GPU)")
     ap.add_argument("--n", type=int, default=32, help="listwise prompts to generate for")
     ap.add_argument("--single", type=int, default=4, help="of those, how many to also run one at a time")
@@ -78,7 +79,8 @@ def main():
     recs = list(read_jsonl(a.prompts, "prompt"))
     listwise = ["".join(render_prompt(r)) for r in recs if r["task"] == "listwise"][: a.n]
     pointwise = [r for r in recs if r["task"] == "pointwise"]
-    engine = random_llama(a.random_arch, a.device) if a.random_arch else HFBackend(a.model, device=a.device)
+    engine = random_llama(a.random_arch, a.device) if a.random_arch else HFBackend(a.model, device=a.device,
+                                                                                            dtype=a.dtype)
     dtype = next(engine.model.parameters()).dtype
     params = sum(p.numel() for p in engine.model.parameters())
     peak = matmul_peak(torch, a.device, dtype)

@@ -49,7 +49,8 @@ def load_done(partial: Path) -> dict[str, dict]:
                     raise ValueError("no line end")
                 rec = parse_line(line, str(partial), n)
             except (ValueError, DataError):
-                log(f"llm: {partial}:{n}: a torn last line (interrupted write) is dropped and asked again")
+                log(f"llm: {partial}:{n}: a torn last line (interrupted write): it and anything after it are "
+                    "dropped and asked again")
                 break
             good += len(line)
             done[rec["id"]] = rec

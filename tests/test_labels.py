@@ -248,12 +248,14 @@ def test_aggregate_counts_answers_it_cannot_use(prepared, backbone_out, tmp_path
             "{'failed': 1, 'unparseable': 1, 'unknown user (no candidates)': 1}") in proc.stderr
 
 
-def test_dtype_auto_picks_bfloat16_where_the_hardware_has_it():
-    from l4r.backends.hf import amx_bf16, pick_dtype
+def test_dtype_auto_picks_bfloat16_where_the_hardware_has_it(monkeypatch):
+    from l4r.backends import hf
 
-    assert pick_dtype("float32", "cuda") == "float32" and pick_dtype("bfloat16", "cpu") == "bfloat16"
-    assert pick_dtype("auto", "cuda:0") == "bfloat16"
-    assert pick_dtype("auto", "cpu") == ("bfloat16" if amx_bf16() else "float32")
+    assert hf.pick_dtype("float32", "cuda") == "float32" and hf.pick_dtype("bfloat16", "cpu") == "bfloat16"
+    assert hf.pick_dtype("auto", "cuda:0") == "bfloat16"
+    for has_amx, want in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(hf, "amx_bf16", lambda: has_amx)
+        assert hf.pick_dtype("auto", "cpu") == want
 
 
 def test_kill_9_then_a_torn_line_then_resume_loses_and_repeats_nothing(prepared, backbone_out, tiny_llm, tmp_path):
