@@ -236,7 +236,8 @@ def test_score_without_logprobs_falls_back_to_generation(server):
     with backend(server, score_max_tokens=12) as b:
         got = b.score(["p"], ["s"], ["1", "2", "3", "4", "5"])
         assert [a.probs for a in got] == [[0, 0, 1.0, 0, 0]] and got[0].extra["score"] == "no-logprobs"
-    assert [r["body"]["max_tokens"] for r in server.state["requests"]] == [1, 12]
+        b.score(["q"], ["s"], ["1", "2", "3", "4", "5"])     # not asked for logprobs again
+    assert [r["body"]["max_tokens"] for r in server.state["requests"]] == [1, 12, 12]
     server.state["answer"] = "no idea"
     with backend(server) as b:
         assert [a.probs for a in b.score(["p"], ["s"], ["1", "2"])] == [[0.5, 0.5]]

@@ -164,31 +164,28 @@ class OpenAIBackend(Backend):
     def score(self, prefixes: list[str], suffixes: list[str], choices: list[str]) -> list[Answer]:
         texts = [p + s for p, s in zip(prefixes, suffixes, strict=True)]
         answers: list[Answer | None] = [None] * len(texts)
-        how = "top-logprobs"
         if self.logprobs_ok:
             try:
                 got = self._map(texts, {"max_tokens": 1, "logprobs": True, "top_logprobs": TOP_LOGPROBS})
-                for i, a in enumerate(got):
-                    dist = None if a.extra.get("error") else top_distribution(a.extra.get("top_logprobs") or [],
-                                                                               choices)
-                    if dist is not None or a.extra.get("error"):
-                        a.probs, a.extra["score"] = dist, how
-                        answers[i] = a
-                    elif "top_logprobs" not in a.extra:
-                        how = "no-logprobs"
             except UsageError as exc:
                 if "HTTP 400" not in str(exc) or "logprob" not in str(exc).lower():
                     raise
                 log(f"openai: {self.host} rejects logprobs; scoring by generation instead")
-                self.logprobs_ok = False
-        if not self.logprobs_ok:
-            how = "no-logprobs"
+                self.logprobs_ok, got = False, []
+            for i, a in enumerate(got):
+                dist = top_distribution(a.extra.get("top_logprobs") or [], choices)
+                if dist is not None or a.extra.get("error"):
+                    a.probs, a.extra["score"] = dist, "top-logprobs"
+                    answers[i] = a
+            if got and not any("top_logprobs" in a.extra for a in got):
+                log(f"openai: {self.host} returns no logprobs; scoring by generation from now on")
+                self.logprobs_ok = False   # not asked again: every later call would be two requests
         todo = [i for i, a in enumerate(answers) if a is None]
-        if todo:
-            for i, a in zip(todo, self.generate([texts[i] for i in todo], self.score_max_tokens)):
-                a.probs = None if a.extra.get("error") else parsed_distribution(a.text, choices)
-                a.extra["score"] = how if how == "no-logprobs" else "parsed"
-                answers[i] = a
+        how = "parsed" if self.logprobs_ok else "no-logprobs"
+        for i, a in zip(todo, self.generate([texts[i] for i in todo], self.score_max_tokens) if todo else []):
+            a.probs = None if a.extra.get("error") else parsed_distribution(a.text, choices)
+            a.extra["score"] = how
+            answers[i] = a
         for a in answers:
             if a.probs:
                 a.text = choices[max(range(len(choices)), key=a.probs.__getitem__)]
