@@ -51,12 +51,14 @@ def worker(model_name: str, data_dir: str, hp_pairs: list[str], seed: int, patie
     t0 = time.time()
     info = topk.fit(model, data, hp, seed=seed, patience=patience)
     seconds = time.time() - t0
+    best = max(info["history"], key=lambda h: h["valid_ndcg10"])["epoch"]
     max_len = hp.get("max_len", 50)
     at5, at10 = (topk.evaluate(model, data, "test", k, max_len) for k in (5, 10))
     return {"model": model_name, "hp": hp, "valid_ndcg10": info["best_valid_ndcg10"],
             "test_hr5": at5["hr"], "test_ndcg5": at5["ndcg"], "test_hr10": at10["hr"],
             "test_ndcg10": at10["ndcg"], "users": at5["users"], "epochs": info["epochs"],
-            "best_epoch": max(info["history"], key=lambda h: h["valid_ndcg10"])["epoch"],
+            "best_epoch": best, "seconds": round(seconds, 2),
+            "s_to_best": round(sum(h["seconds"] for h in info["history"] if h["epoch"] <= best), 2),
             "s_per_epoch": seconds / max(1, info["epochs"]),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

@@ -445,8 +445,9 @@ class Trained:
 
 
 def train(model_name: str, ds, seed: int = 0, hp: dict | None = None, aug: dict | None = None, load=None,
-          patience: int = 10) -> Trained:
-    """Train a rating model on `ds` (a l4r.data.Dataset with numeric ratings), or load a checkpoint."""
+          patience: int = 10, held_out: bool = True) -> Trained:
+    """Train a rating model on `ds` (a l4r.data.Dataset with numeric ratings), or load a checkpoint;
+    `held_out` also trains the train-split model (without each user's last rating) that predicts it."""
     from . import load_class
 
     seed_all(seed)
@@ -478,7 +479,7 @@ def train(model_name: str, ds, seed: int = 0, hp: dict | None = None, aug: dict 
         if held is not None:
             held.load_state_dict(ckpt["held"])
     else:
-        held = without_last(cls, enc, mean, params, feats, ds, valid, info, (lo, hi), seed)
+        held = without_last(cls, enc, mean, params, feats, ds, valid, info, (lo, hi), seed) if held_out else None
     return Trained(model_name, model, held, enc, feats, params, (lo, hi), info, seconds)
 
 

@@ -29,6 +29,7 @@ class TopKData:
     valid: list[int]                      # per user: validation item index or -1
     test: list[int]
     extra: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
+    _seen: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def history(self, u: int, split: str) -> list[int]:
         seq = self.seqs[u]
@@ -69,21 +70,31 @@ def pad(seqs: list[list[int]], max_len: int) -> torch.Tensor:
 
 
 def seen_keys(data: TopKData) -> np.ndarray:
-    """Sorted user * n_items + item keys of every training interaction."""
-    keys = [u * data.n_items + np.asarray(s, dtype=np.int64) for u, s in enumerate(data.seqs) if s]
-    return np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+    """Sorted user * n_items + item keys of every training interaction (computed once per data)."""
+    if data._seen is None:
+        keys = [u * data.n_items + np.asarray(s, dtype=np.int64) for u, s in enumerate(data.seqs) if s]
+        data._seen = np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+    return data._seen
+
+
+def is_seen(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Membership of `query` in the sorted `keys` (binary search; np.isin would sort both every call)."""
+    if not len(keys):
+        return np.zeros(query.shape, dtype=bool)
+    at = np.searchsorted(keys, query).clip(max=len(keys) - 1)
+    return keys[at] == query
 
 
 def sample_negatives(data: TopKData, rng: np.random.Generator, users: np.ndarray, n_neg: int) -> np.ndarray:
     """[len(users), n_neg] uniform items the user has not seen in training (vectorised rejection)."""
     neg = rng.integers(0, data.n_items, size=(len(users), n_neg))
     keys = seen_keys(data)
-    full = np.array([len(set(s)) >= data.n_items for s in data.seqs], dtype=bool)
+    full = np.bincount(keys // max(1, data.n_items), minlength=data.n_users) >= data.n_items
     rows = np.broadcast_to(users[:, None], neg.shape)
-    bad = np.isin(rows * data.n_items + neg, keys) & ~full[rows]
+    bad = is_seen(keys, rows * data.n_items + neg) & ~full[rows]
     while bad.any():
         neg[bad] = rng.integers(0, data.n_items, size=int(bad.sum()))
-        bad[bad] = np.isin(rows[bad] * data.n_items + neg[bad], keys)
+        bad[bad] = is_seen(keys, rows[bad] * data.n_items + neg[bad])
     return neg
 
 
