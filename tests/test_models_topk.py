@@ -174,3 +174,43 @@ def test_cl4srec_views_keep_items_and_padding(data):
         assert 0 < len(kept) <= (row > 0).sum()
         assert (view[:len(view) - len(kept)] == 0).all()                 # still left-padded
         assert set(kept.tolist()) <= set(row.tolist()) | {model.mask_id}
+
+
+def test_bert4rec_rows_are_prefix_windows(data):
+    """Every training row is the last max_len items of a prefix of the user's history, left-padded."""
+    model, hp = build("bert4rec", data)
+    assert model.train_len >= max(len(s) for s in data.seqs)
+    full = topk.pad(data.seqs, model.train_len)
+    torch.manual_seed(0)
+    rows = model.windows(full.repeat(20, 1))
+    assert rows.shape == (20 * data.n_users, hp["max_len"])
+    for r, row in enumerate(rows):
+        items = (row[row > 0] - 1).tolist()
+        seq = data.seqs[r % data.n_users]
+        assert items, r
+        assert (row[:len(row) - len(items)] == 0).all()
+        ends = [c for c in range(1, len(seq) + 1) if seq[:c][-hp["max_len"]:] == items]
+        assert ends, (r, items, seq)
+
+
+def test_bert4rec_last_only_batches_mask_just_the_last_item(data):
+    model, hp = build("bert4rec", data)
+    seqs = topk.pad(data.seqs, hp["max_len"])
+    masked = model.cloze(seqs, torch.ones(len(seqs), dtype=torch.bool))
+    assert masked[:, -1].all() and not masked[:, :-1].any()
+
+
+def test_mf_init_choices(data):
+    normal = load_class("mf")(data, dim=16, init="normal")
+    xavier = load_class("mf")(data, dim=16, init="xavier")
+    assert abs(normal.item.weight.std().item() - 0.1) < 0.03
+    assert abs(xavier.item.weight.std().item() - (2 / (data.n_items + 16)) ** 0.5) < 0.03
+    with pytest.raises(Exception, match="init takes normal or xavier"):
+        load_class("mf")(data, init="uniform")
+
+
+def test_is_seen_matches_set_membership():
+    keys = np.array([2, 5, 9, 40])
+    query = np.array([[0, 2, 3], [5, 9, 41], [40, 39, 1]])
+    assert topk.is_seen(keys, query).tolist() == [[False, True, False], [True, True, False], [True, False, False]]
+    assert not topk.is_seen(np.zeros(0, dtype=np.int64), query).any()

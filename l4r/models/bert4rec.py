@@ -2,16 +2,20 @@
 Representations from Transformer" (CIKM 2019).
 
 Bidirectional transformer (l4r.models.sasrec.SeqEncoder with causal=False, FFN width 4d) over
-left-padded sequences. Cloze training: each item is replaced by the [mask] token (id n_items + 1)
-with probability mask_prob (at least one per sequence). A share `prefix_prob` of the rows instead
-becomes a random prefix of the sequence (its first c items, c uniform in 1..length) with only its
-last item masked: the next-item task the model is scored on, at every position of the history (the
-paper masks the last item of whole sequences; RecBole's ft_ratio does this on every prefix, as its
-sequential data holds one row per prefix). `dupe` draws that many independent rows from every
-sequence per batch (the paper's dupe factor). Loss: cross-entropy over
-all items at the masked positions, output layer tied to the item embeddings plus a bias.
-Scoring drops the oldest position, appends [mask] at the end and ranks by its hidden state, which
-is also the user vector. Reads/writes no records itself: l4r.models.topk trains and serves it.
+left-padded windows of max_len items. Training rows: every user's whole history comes in
+(`train_len`), and each row becomes a random prefix of it (the first c items, c uniform in
+1..length; the window is that prefix's last max_len items), as RecBole's sequential data holds one
+row per prefix. Cloze: each item of the window is replaced by the [mask] token (id n_items + 1) with
+probability mask_prob (at least one per row); a share `last_prob` of the batches instead masks only
+each window's last item, the next-item task the model is scored on (the paper's last-item masking;
+RecBole's ft_ratio, also drawn per batch: mixed into a cloze batch, the one target of such a row
+would weigh a tenth of the row's ten cloze targets in the mean loss). `dupe` draws that many rows from every user per batch (the paper's dupe
+factor). Input h0 = item embedding + position embedding (unscaled, as in the paper). Output, the
+paper's Eq. 8: P(v) = softmax(GELU(h W + b) E^T + b_out), a projection layer (with LayerNorm, as in
+BERT's and RecBole's heads) before the item embeddings E tied from the input. Loss: cross-entropy
+over all items at the masked positions. Scoring drops the oldest position, appends [mask] at the end and ranks by
+its hidden state, which is also the user vector. Reads/writes no records itself:
+l4r.models.topk trains and serves it.
 """
 from __future__ import annotations
 
@@ -24,29 +28,32 @@ from .sasrec import SeqEncoder
 
 class BERT4Rec(nn.Module):
     family = "sequential"
-    defaults = {"dim": 64, "layers": 2, "heads": 2, "dropout": 0.2, "mask_prob": 0.2, "prefix_prob": 0.5,
-                "dupe": 1, "max_len": 200, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 128, "epochs": 400}
+    defaults = {"dim": 64, "layers": 2, "heads": 2, "dropout": 0.2, "mask_prob": 0.2, "last_prob": 0.5,
+                "dupe": 8, "max_len": 50, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 128, "epochs": 400}
 
     def __init__(self, data, dim: int = 64, layers: int = 2, heads: int = 2, dropout: float = 0.2,
-                 mask_prob: float = 0.2, prefix_prob: float = 0.5, dupe: int = 1, max_len: int = 200, **_):
+                 mask_prob: float = 0.2, last_prob: float = 0.5, dupe: int = 8, max_len: int = 50, **_):
         super().__init__()
-        self.n_items, self.mask_prob, self.prefix_prob, self.dupe = data.n_items, mask_prob, prefix_prob, dupe
+        self.n_items, self.mask_prob, self.last_prob, self.dupe = data.n_items, mask_prob, last_prob, dupe
+        self.max_len = max_len
+        self.train_len = max([len(s) for s in getattr(data, "seqs", [])] + [max_len])   # whole histories
         self.mask_id = data.n_items + 1
-        self.encoder = SeqEncoder(data.n_items + 2, max_len, dim, layers, heads, 4 * dim, dropout, causal=False)
+        self.encoder = SeqEncoder(data.n_items + 2, max_len, dim, layers, heads, 4 * dim, dropout, causal=False,
+                                  scale=False)
+        self.head = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.LayerNorm(dim))
         self.bias = nn.Parameter(torch.zeros(data.n_items))
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        return hidden @ self.encoder.item.weight[1:self.n_items + 1].T + self.bias
+        return self.head(hidden) @ self.encoder.item.weight[1:self.n_items + 1].T + self.bias
 
-    def prefixes(self, seqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Rows drawn for the next-item task become a random prefix, re-left-padded; returns
-        (sequences, which rows)."""
-        lengths = (seqs > 0).sum(1)
-        chosen = (torch.rand(len(seqs)) < self.prefix_prob) & (lengths > 0)
-        keep = (torch.rand(len(seqs)) * lengths).long() + 1                 # c in 1..length
-        shift = torch.where(chosen, lengths - keep, 0)
-        idx = torch.arange(seqs.shape[1])[None, :] - shift[:, None]
-        return seqs.gather(1, idx.clamp(min=0)) * (idx >= 0), chosen
+    def windows(self, seqs: torch.Tensor) -> torch.Tensor:
+        """Each row -> the last max_len items of a random prefix of it (left-padded)."""
+        width, lengths = seqs.shape[1], (seqs > 0).sum(1)
+        cut = ((torch.rand(len(seqs)) * lengths).long() + 1).clamp(max=lengths.clamp(min=1))
+        end = width - lengths + cut                                        # one past the prefix
+        idx = end[:, None] - self.max_len + torch.arange(self.max_len)[None, :]
+        keep = (idx >= (width - lengths)[:, None]) & (idx < width)
+        return seqs.gather(1, idx.clamp(0, width - 1)) * keep
 
     def cloze(self, seqs: torch.Tensor, last_only: torch.Tensor) -> torch.Tensor:
         """Boolean [B, L]: the positions to mask (only the last one in `last_only` rows)."""
@@ -58,8 +65,8 @@ class BERT4Rec(nn.Module):
         return masked
 
     def loss(self, users, seqs):
-        seqs, last_only = self.prefixes(seqs.repeat(self.dupe, 1))
-        masked = self.cloze(seqs, last_only)
+        seqs = self.windows(seqs.repeat(self.dupe, 1))
+        masked = self.cloze(seqs, (torch.rand(()) < self.last_prob).expand(len(seqs)))
         hidden = self.encoder(seqs.masked_fill(masked, self.mask_id))
         return F.cross_entropy(self.logits(hidden[masked]), seqs[masked] - 1)
 

@@ -1,8 +1,8 @@
 """CL4SRec: Xie et al. 2022, "Contrastive Learning for Sequential Recommendation" (ICDE 2022), on
 the SASRec encoder (l4r.models.sasrec).
 
-Besides SASRec's next-item cross-entropy, every training input sequence s gets two augmented
-views, each made by one operator drawn uniformly: crop (keep a random contiguous ceil(eta |s|)
+Besides SASRec's next-item cross-entropy, every training input sequence s (its last `cl_len`
+items; the paper truncates all sequences to 50) gets two augmented views, each made by one operator drawn uniformly: crop (keep a random contiguous ceil(eta |s|)
 items), mask (replace floor(gamma |s|) random items by the [mask] token, id n_items + 1) or reorder
 (shuffle a random contiguous floor(beta |s|) items). With z = the views' last hidden states, the
 NT-Xent loss for the 2B views of a batch is
@@ -57,17 +57,19 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temp: float, cosine: bool = Fals
 
 
 class CL4SRec(SASRec):
-    defaults = {**SASRec.defaults, "cl_weight": 0.1, "cl_temp": 1.0, "cl_sim": "dot", "crop": 0.6, "mask": 0.3, "reorder": 0.2}
+    defaults = {**SASRec.defaults, "cl_weight": 0.1, "cl_temp": 1.0, "cl_sim": "dot", "crop": 0.6, "mask": 0.3, "reorder": 0.2,
+                "cl_len": 50}
     extra_tokens = 1
 
     def __init__(self, data, cl_weight: float = 0.1, cl_temp: float = 1.0, cl_sim: str = "dot", crop: float = 0.6,
-                 mask: float = 0.3, reorder: float = 0.2, **hp):
+                 mask: float = 0.3, reorder: float = 0.2, cl_len: int = 50, **hp):
         super().__init__(data, **hp)
         if cl_sim not in ("dot", "cos"):
             raise UsageError(f"--hp cl_sim takes dot or cos, got {cl_sim!r}")
         self.cl_weight, self.cl_temp, self.cosine = cl_weight, cl_temp, cl_sim == "cos"
         self.rates = (crop, mask, reorder)
         self.mask_id = data.n_items + 1
+        self.cl_len = cl_len
 
     def augment(self, seqs: torch.Tensor) -> torch.Tensor:
         """One random operator per row; rows stay left-padded to the same width."""
@@ -87,7 +89,7 @@ class CL4SRec(SASRec):
 
     def loss(self, users, seqs):
         main = super().loss(users, seqs)
-        inp = seqs[:, :-1]
+        inp = seqs[:, :-1][:, -self.cl_len:]
         z1 = self.encoder(self.augment(inp))[:, -1]
         z2 = self.encoder(self.augment(inp))[:, -1]
         return main + self.cl_weight * nt_xent(z1, z2, self.cl_temp, self.cosine)

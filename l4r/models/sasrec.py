@@ -39,12 +39,14 @@ class Block(nn.Module):
 
 
 class SeqEncoder(nn.Module):
-    """Token ids [B, L] (0 = padding) -> hidden states [B, L, d]; causal or bidirectional."""
+    """Token ids [B, L] (0 = padding) -> hidden states [B, L, d]; causal or bidirectional. The item
+    embedding is scaled by sqrt(d) (SASRec's code) unless `scale` is off (BERT4Rec: h0 = v + p)."""
 
     def __init__(self, n_tokens: int, max_len: int, dim: int, layers: int, heads: int, ff: int,
-                 dropout: float, causal: bool):
+                 dropout: float, causal: bool, scale: bool = True):
         super().__init__()
         self.dim, self.max_len, self.causal = dim, max_len, causal
+        self.scale = math.sqrt(dim) if scale else 1.0
         self.item = nn.Embedding(n_tokens, dim, padding_idx=0)
         self.pos = nn.Embedding(max_len, dim)
         self.blocks = nn.ModuleList(Block(dim, heads, ff, dropout) for _ in range(layers))
@@ -60,7 +62,7 @@ class SeqEncoder(nn.Module):
         n = seqs.shape[1]
         valid = seqs > 0
         positions = torch.arange(self.max_len - n, self.max_len)
-        x = self.drop(self.item(seqs) * math.sqrt(self.dim) + self.pos(positions)) * valid[..., None]
+        x = self.drop(self.item(seqs) * self.scale + self.pos(positions)) * valid[..., None]
         allowed = valid[:, None, None, :] | torch.eye(n, dtype=torch.bool)      # pads only see themselves
         if self.causal:
             allowed = allowed & torch.ones(n, n, dtype=torch.bool).tril()

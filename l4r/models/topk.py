@@ -5,8 +5,9 @@ A top-k model is an nn.Module with `family` ("direct"/"sequential"), `defaults` 
 Direct models get BPR batches (users, pos, neg[B, n_neg]) built from train plus extra
 (u, i+, i-) triples (paper Eq. 3); sequential models get padded training sequences
 (item index + 1, 0 = padding, left-padded). Early stopping watches validation NDCG@10.
-Optional hooks: an `n_neg` attribute asks for neg[B, n_neg] candidates; `start_epoch(rng)` is
-called before every training epoch with the trainer's numpy generator.
+Optional hooks: an `n_neg` attribute asks for neg[B, n_neg] candidates; a `train_len` attribute
+asks for that many most recent items per training sequence (default: max_len); `start_epoch(rng)`
+is called before every training epoch with the trainer's numpy generator.
 """
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ def seq_batches(data: TopKData, rng: np.random.Generator, batch_size: int, max_l
 def batches(model, data, rng, hp):
     if model.family == "direct":
         return bpr_batches(data, rng, hp["batch_size"], getattr(model, "n_neg", 1))
-    return seq_batches(data, rng, hp["batch_size"], hp.get("max_len", 50))
+    return seq_batches(data, rng, hp["batch_size"], getattr(model, "train_len", hp.get("max_len", 50)))
 
 
 def masked_scores(model, data: TopKData, users: list[int], split: str, max_len: int = 50) -> torch.Tensor:
@@ -181,6 +182,20 @@ def user_vectors(model, data: TopKData, split: str = "test", max_len: int = 50, 
     return np.concatenate(out)
 
 
+def trim_heap() -> None:
+    """Hand freed heap pages back to the OS (glibc). Batches whose masked-position count varies
+    (BERT4Rec's cloze) leave the heap fragmented: without this an ML-100K BERT4Rec run reached a
+    peak of 9.5 GB resident in 100 epochs, growing by 0.1-0.2 GB an epoch; with it, once per epoch,
+    the resident set stays near 0.6 GB after each epoch (2 GB peak within one)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):        # not glibc: nothing to do
+        pass
+
+
 def fit(model, data: TopKData, hp: dict, seed: int = 0, patience: int = 10, eval_every: int = 1) -> dict:
     """Train with Adam; keep the weights of the best validation NDCG@10; stop after `patience` evals."""
     rng = np.random.default_rng(seed)
@@ -197,6 +212,7 @@ def fit(model, data: TopKData, hp: dict, seed: int = 0, patience: int = 10, eval
             loss.backward()
             opt.step()
             total, n = total + loss.item(), n + 1
+        trim_heap()
         if epoch % eval_every:
             continue
         val = evaluate(model, data, "valid", 10, hp.get("max_len", 50))
