@@ -38,20 +38,28 @@ def recbole_time(r: dict) -> str:
     return f"{r['s_to_best']:.1f} (epoch {r['best_epoch']} of {r['epochs']})"
 
 
+def time_to(curve: list, value: float) -> str:
+    """Seconds until a validation curve first reaches `value`."""
+    hit = next((t for t, v in curve if v >= value), None)
+    return f"{hit:.1f}" if hit is not None else "never"
+
+
 def times_table(rows: list[dict]) -> str:
     ours = {r["model"]: r for r in rows if r.get("side") == "l4r"}
     theirs = {r["model"].lower(): r for r in rows if r.get("side") == "recbole"}
     peer = {"mf": "bpr"}
-    lines = ["| model | l4r s to best (epoch of total) | l4r valid N@10 | RecBole s to best | RecBole valid N@10 | ratio |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| model | l4r s to best (epoch of total) | l4r valid N@10 | RecBole s to best | RecBole valid N@10 | ratio "
+             "| l4r s to RecBole's best N@10 |", "|---|---|---|---|---|---|---|"]
     for name, r in ours.items():
         t = theirs.get(peer.get(name, name))
         ratio = f"{r['s_to_best'] / t['s_to_best']:.2f}" if t and t["s_to_best"] else "-"
         if t and t.get("epoch_cap") and t["epochs"] >= t["epoch_cap"]:
             ratio = f"<= {ratio}" if t["best_epoch"] == t["epochs"] else "-"
+        reach = time_to(r["curve"], t["valid_ndcg10"]) if t and "curve" in r else "-"
         lines.append(f"| {name} | {r['s_to_best']:.1f} ({r['best_epoch']} of {r['epochs']}) | {r['valid_ndcg10']:.4f} | "
-                     f"{recbole_time(t) if t else '-'} | {t['valid_ndcg10']:.4f} | {ratio} |" if t else
-                     f"| {name} | {r['s_to_best']:.1f} ({r['best_epoch']} of {r['epochs']}) | {r['valid_ndcg10']:.4f} | - | - | - |")
+                     f"{recbole_time(t)} | {t['valid_ndcg10']:.4f} | {ratio} | {reach} |" if t else
+                     f"| {name} | {r['s_to_best']:.1f} ({r['best_epoch']} of {r['epochs']}) | {r['valid_ndcg10']:.4f} "
+                     "| - | - | - | - |")
     return "\n".join(lines)
 
 

@@ -60,7 +60,17 @@ def worker(model_name: str, data_dir: str, hp_pairs: list[str], seed: int, patie
             "best_epoch": best, "seconds": round(seconds, 2),
             "s_to_best": round(sum(h["seconds"] for h in info["history"] if h["epoch"] <= best), 2),
             "s_per_epoch": seconds / max(1, info["epochs"]),
+            "curve": curve(info["history"]),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def curve(history: list[dict]) -> list[list[float]]:
+    """[[seconds since the start, validation NDCG@10], ...] at the end of every evaluated epoch."""
+    out, total = [], 0.0
+    for h in history:
+        total += h["seconds"]
+        out.append([round(total, 2), round(h["valid_ndcg10"], 5)])
+    return out
 
 
 def table(results: list[dict]) -> str:

@@ -88,7 +88,8 @@ def run(model_name: str, folder: Path, seed: int, epochs: int, extra: dict) -> d
     return {"model": model_name, "seed": seed, "valid_ndcg10": best_valid, "test_hr5": result["hit@5"],
             "test_ndcg5": result["ndcg@5"], "test_hr10": result["hit@10"], "test_ndcg10": result["ndcg@10"],
             "epochs": len(marks), "best_epoch": best + 1, "s_to_best": round(marks[best][0], 2),
-            "seconds": round(seconds, 2), "torch_threads": torch.get_num_threads(), "settings": extra}
+            "seconds": round(seconds, 2), "torch_threads": torch.get_num_threads(), "settings": extra,
+            "curve": [[round(t, 2), round(v, 5)] for t, v in marks]}
 
 
 def main() -> None:
