@@ -253,8 +253,8 @@ def test_dtype_auto_picks_bfloat16_where_the_hardware_has_it(monkeypatch):
 
     assert hf.pick_dtype("float32", "cuda") == "float32" and hf.pick_dtype("bfloat16", "cpu") == "bfloat16"
     assert hf.pick_dtype("auto", "cuda:0") == "bfloat16"
-    for has_amx, want in ((True, "bfloat16"), (False, "float32")):
-        monkeypatch.setattr(hf, "amx_bf16", lambda: has_amx)
+    for has_bf16, want in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(hf, "cpu_bf16", lambda: has_bf16)
         assert hf.pick_dtype("auto", "cpu") == want
 
 

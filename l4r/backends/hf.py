@@ -7,7 +7,7 @@ in SmolLM2 and LLaMA) adds a row per distinct token prefix to the same batch, an
 begins another ("1" of "10") multiplies by the probability that the next token does not continue
 it. So a 1-10 scale is scored exactly in one batched pass of 2 rows per prompt.
 
-Weights load in bfloat16 on CUDA and on CPUs with AMX-BF16 (`dtype="auto"`), else float32.
+Weights load in bfloat16 on CUDA and on CPUs with AMX-BF16 or AVX512-BF16 (`dtype="auto"`), else float32.
 Supports transformers 4.50 to 5.x: the cache argument is `cache` (5.x) or `past_key_values`.
 Loads the embedded SmolLM2 (`smollm2`), a local folder, or a hub id (l4r.backends.weights.resolve).
 """
@@ -22,21 +22,21 @@ from .weights import resolve
 from .base import Answer, Backend, best_choice, extends
 
 
-def amx_bf16() -> bool:
-    """Whether this CPU multiplies bf16 matrices in hardware (Intel AMX): there bf16 runs several
-    times faster than fp32 (measured in docs/benchmarks.md)."""
+def cpu_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (Intel AMX-BF16, or AVX512-BF16 on Intel
+    and AMD): there bf16 matmuls run 4-7x faster than fp32 (measured in docs/benchmarks.md)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            return any(line.startswith("flags") and " amx_bf16" in line for line in fh)
+            return any(line.startswith("flags") and {"amx_bf16", "avx512_bf16"} & set(line.split()) for line in fh)
     except OSError:
         return False
 
 
 def pick_dtype(dtype: str, device: str) -> str:
-    """auto: bfloat16 on CUDA and on CPUs with AMX-BF16, else float32."""
+    """auto: bfloat16 on CUDA and on CPUs with bf16 matrix instructions (cpu_bf16), else float32."""
     if dtype != "auto":
         return dtype
-    return "bfloat16" if device.startswith("cuda") or amx_bf16() else "float32"
+    return "bfloat16" if device.startswith("cuda") or cpu_bf16() else "float32"
 
 
 class HFBackend(Backend):
