@@ -206,7 +206,13 @@ def finetune(instructions: str = typer.Argument("-", help="instruction records (
              save_every: Optional[int] = typer.Option(None, help="DeepSpeed checkpoint every N steps"),
              resume: bool = typer.Option(False, help="continue from the latest checkpoint in OUT/checkpoints"),
              grad_checkpointing: bool = typer.Option(True, "--grad-checkpointing/--no-grad-checkpointing"),
-             deepspeed_config: Optional[Path] = typer.Option(None, help="DeepSpeed JSON [default: l4r/configs/zero3.json]")):
+             deepspeed_config: Optional[Path] = typer.Option(None, help="DeepSpeed JSON [default: l4r/configs/zero3.json]"),
+             zero_stage: Optional[int] = typer.Option(None, help="ZeRO stage 0-3 [default: the config's (3); 0 in one "
+                                              "CPU process with the packaged config]"),
+             dtype: str = typer.Option("auto", help="auto: bfloat16 on GPU and on CPUs with bf16 matrix "
+                                       "instructions (autocast, fp32 weights), else float32; or float32, bfloat16"),
+             group_by_length: bool = typer.Option(True, "--group-by-length/--no-group-by-length",
+                                                  help="sort each step's examples by length into micro-batches")):
     """Full-parameter instruction tuning with DeepSpeed ZeRO-3; loss on the output tokens only (paper Eq. 8).
 
     Reads instruction records. Writes into --out a from_pretrained folder (model.safetensors, config,
@@ -220,7 +226,8 @@ def finetune(instructions: str = typer.Argument("-", help="instruction records (
     opts = stage.Options(model=model, lr=lr, epochs=epochs, batch_size=batch_size, micro_batch=micro_batch,
                          max_len=max_len, warmup=warmup, seed=seed, max_steps=max_steps, sample=sample,
                          save_every=save_every, resume=resume, grad_ckpt=grad_checkpointing,
-                         ds_config=deepspeed_config)
+                         ds_config=deepspeed_config, zero_stage=zero_stage, dtype=dtype,
+                         group_by_length=group_by_length)
     meta = stage.run(instructions, out, opts)
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         write_jsonl("-", [meta])
@@ -241,7 +248,7 @@ def llm(prompts: str = typer.Argument("-", help="prompt records (- for stdin)"),
         dry_run: bool = typer.Option(False, help="print the request count and token estimate, call nothing"),
         device: Optional[str] = typer.Option(None, help="hf: cpu or cuda (default: cuda if available)"),
         dtype: str = typer.Option("auto", help="hf: float32, bfloat16, or auto (bfloat16 on CUDA and on CPUs with "
-                                  "AMX-BF16, else float32)"),
+                                  "AMX-BF16 or AVX512-BF16, else float32)"),
         base_url: Optional[str] = typer.Option(None, help="openai: endpoint base URL (default $OPENAI_BASE_URL)"),
         api_key_env: str = typer.Option("OPENAI_API_KEY", help="openai: env variable holding the key"),
         concurrency: int = typer.Option(8, help="openai: requests in flight"),

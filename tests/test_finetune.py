@@ -1,6 +1,7 @@
-"""finetune: output-only labels, left truncation of the input, and real DeepSpeed ZeRO-3 runs on a tiny
-Llama (one process on CPU with checkpoint/resume, then two processes under torchrun); the saved
-folder must reload with from_pretrained, keep its tied embeddings, fit the data better and generate."""
+"""finetune: output-only labels and logits, left truncation of the input, length-grouped micro-batches,
+and real DeepSpeed runs on a tiny Llama (one process on CPU with checkpoint/resume: ZeRO-3 under bf16
+autocast and ZeRO-0 in float32; then ZeRO-3 in two processes under torchrun); the saved folder must
+reload with from_pretrained, keep its tied embeddings, fit the data better and generate."""
 from __future__ import annotations
 
 import importlib.util
@@ -134,8 +135,50 @@ def test_truncation_cuts_input_from_the_left_and_keeps_output(tiny):
         encode({**recs[0], "_where": ("ins.jsonl", 1)}, tok, 40)
 
 
+def test_logits_only_at_outputs_give_the_models_own_loss(tiny):
+    """output_loss makes logits only where an output token is predicted; the loss must equal the
+    model's full-logits loss on the same right-padded batch (and so must its gradient)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from l4r.stages.finetune import collate, encode, output_loss
+
+    _, recs, model_dir = tiny
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    batch = collate([encode(r, tok, 2048) for r in recs[:4]], tok.pad_token_id)
+    full = model(**batch).loss
+    (g_full,) = torch.autograd.grad(full, model.model.embed_tokens.weight)
+    mine = output_loss(model, batch)
+    (g_mine,) = torch.autograd.grad(mine, model.model.embed_tokens.weight)
+    assert float(mine.detach()) == pytest.approx(float(full.detach()), rel=1e-5)
+    assert torch.allclose(g_mine, g_full, rtol=1e-4, atol=1e-7)
+
+
+def test_length_grouping_keeps_each_steps_examples_and_cuts_padding():
+    from torch.utils.data import DistributedSampler
+
+    from l4r.stages.finetune import StepBatches
+
+    rng = random.Random(3)
+    lengths = [rng.randint(20, 600) for _ in range(37)]
+    sampler = DistributedSampler(lengths, num_replicas=1, rank=0, shuffle=True, seed=5)
+    plain, grouped = (list(StepBatches(sampler, lengths, 4, 8, group)) for group in (False, True))
+    assert len(plain) == len(grouped) == len(StepBatches(sampler, lengths, 4, 8, True)) == 10
+    steps = lambda bs: [sorted(sum(bs[i:i + 2], [])) for i in range(0, len(bs), 2)]  # noqa: E731
+    assert steps(plain) == steps(grouped)  # the same examples in every optimizer step
+    assert sorted(sum(grouped, [])) == list(range(37))
+    for a, b in zip(grouped[::2], grouped[1::2]):  # a step's two micro-batches: the shorter four, then the longer
+        assert max(lengths[i] for i in a) <= min(lengths[i] for i in b)
+    padded = lambda bs: sum(len(b) * max(lengths[i] for i in b) for b in bs)  # noqa: E731
+    assert padded(grouped) < 0.9 * padded(plain)
+    assert grouped == list(StepBatches(sampler, lengths, 4, 8, True))  # deterministic within the epoch
+    sampler.set_epoch(1)
+    assert list(StepBatches(sampler, lengths, 4, 8, True)) != grouped
+
+
 def test_bad_record_and_batch_flags(tiny, tmp_path):
-    from l4r.stages.finetune import fill_config, load_config, read_instructions
+    from l4r.stages.finetune import Options, fill_config, load_config, read_instructions
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(records(1)[0]) + "\n" + json.dumps({"id": "x", "task": "t", "instruction": "i"}) + "\n")
@@ -143,12 +186,30 @@ def test_bad_record_and_batch_flags(tiny, tmp_path):
         read_instructions(bad)
     assert [r["id"] for r in read_instructions(tiny[0] / "ins.jsonl", 5, 0)] == \
         [r["id"] for r in read_instructions(tiny[0] / "ins.jsonl", 5, 0)] != [f"u{i}" for i in range(5)]
-    cfg = fill_config(load_config(), 4, 16, 2, on_gpu=False)
+    cfg = fill_config(load_config(), 4, 16, 2, on_gpu=False, dtype="float32")
     assert (cfg["gradient_accumulation_steps"], cfg["train_batch_size"], cfg["bf16"]["enabled"]) == (2, 16, False)
-    assert cfg["zero_optimization"]["stage"] == 3 and "_comment" not in cfg
-    assert fill_config(load_config(), 4, 16, 1, on_gpu=True)["bf16"]["enabled"] is True
+    assert cfg["zero_optimization"]["stage"] == 3 and "_comment" not in cfg and not cfg["torch_autocast"]["enabled"]
+    gpu = fill_config(load_config(), 4, 16, 1, on_gpu=True, dtype="bfloat16")
+    assert gpu["bf16"]["enabled"] is True and not gpu["torch_autocast"]["enabled"]  # bf16 weights, fp32 master
+    cpu = fill_config(load_config(), 4, 16, 1, on_gpu=False, dtype="bfloat16", stage=0)
+    assert cpu["bf16"]["enabled"] is False and cpu["torch_autocast"] == {"enabled": True, "dtype": "bfloat16"}
+    assert cpu["zero_optimization"]["stage"] == 0 and cpu["zero_optimization"]["overlap_comm"]
     with pytest.raises(UsageError):
-        fill_config(load_config(), 4, 16, 3, on_gpu=False)
+        fill_config(load_config(), 4, 16, 3, on_gpu=False, dtype="float32")
+    for bad in ({"zero_stage": 4}, {"dtype": "float16"}):
+        with pytest.raises(UsageError, match="zero-stage|dtype"):
+            Options(**bad)
+
+
+def test_zero_stage_default_is_0_only_for_the_packaged_config_in_one_cpu_process(tmp_path):
+    from l4r.stages.finetune import Options, fill_config, load_config, pick_stage
+
+    assert pick_stage(Options(), 1, on_gpu=False) == 0
+    assert pick_stage(Options(), 2, on_gpu=False) is None and pick_stage(Options(), 1, on_gpu=True) is None
+    assert pick_stage(Options(zero_stage=3), 1, on_gpu=False) == 3
+    assert pick_stage(Options(ds_config=tmp_path / "mine.json"), 1, on_gpu=False) is None
+    kept = fill_config(load_config(), 1, 8, 2, on_gpu=False, dtype="float32", stage=pick_stage(Options(), 2, False))
+    assert kept["zero_optimization"]["stage"] == 3  # several processes: the paper's ZeRO-3
 
 
 def test_one_zero3_config_in_the_package_and_an_override(tmp_path):
@@ -175,11 +236,17 @@ def test_one_zero3_config_in_the_package_and_an_override(tmp_path):
 
 # ---------------------------------------------------------------- real DeepSpeed runs
 
-def test_zero3_one_process_trains_saves_and_resumes(tiny):
+@pytest.mark.parametrize("stage,dtype", [(3, "bfloat16"), (0, "float32")])
+def test_one_process_trains_saves_and_resumes(tiny, stage, dtype):
+    """ZeRO-3 (the paper's, asked for) under bf16 autocast, and ZeRO-0 (the default in one CPU process)
+    in float32: each trains, saves a from_pretrained folder, and a run resumed from its step-3
+    checkpoint repeats steps 4..6."""
     d, recs, model = tiny
-    out = d / "one"
-    meta = cli(d / "ins.jsonl", "--model", model, "--out", out, *TRAIN, "--save-every", "3")
-    assert (meta["world_size"], meta["zero_stage"], meta["steps"], meta["attention"]) == (1, 3, 6, "sdpa")
+    out = d / f"one-{stage}"
+    flags = ("--zero-stage", stage) if stage == 3 else ()
+    meta = cli(d / "ins.jsonl", "--model", model, "--out", out, *TRAIN, "--save-every", "3", "--dtype", dtype, *flags)
+    assert (meta["world_size"], meta["zero_stage"], meta["steps"], meta["attention"]) == (1, stage, 6, "sdpa")
+    assert (meta["dtype"], meta["autocast"]) == (dtype, dtype == "bfloat16")
     assert meta["gradient_checkpointing"] and meta["accumulation"] == 2 and meta["tokens_per_s"] > 0
     log = read_log(out / "train_log.jsonl")
     assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]
@@ -188,11 +255,12 @@ def test_zero3_one_process_trains_saves_and_resumes(tiny):
     check_saved(out, model, recs)
 
     # resume from the step-3 checkpoint: steps 4..6 repeat the uninterrupted run
-    again = d / "again"
+    again = d / f"again-{stage}"
     shutil.copytree(out / "checkpoints", again / "checkpoints")
     (again / "checkpoints" / "latest").write_text("global_step3")
     (again / "train_log.jsonl").write_text("\n".join(json.dumps(r) for r in log[:3]) + "\n")
-    meta2 = cli(d / "ins.jsonl", "--model", model, "--out", again, *TRAIN, "--resume", "--no-grad-checkpointing")
+    meta2 = cli(d / "ins.jsonl", "--model", model, "--out", again, *TRAIN, "--resume", "--no-grad-checkpointing",
+                "--dtype", dtype, *flags)
     assert (meta2["steps"], meta2["steps_this_run"]) == (6, 3)
     log2 = read_log(again / "train_log.jsonl")
     assert [r["step"] for r in log2] == [1, 2, 3, 4, 5, 6]
@@ -205,9 +273,9 @@ def test_zero3_two_processes_under_torchrun(tiny):
         pytest.skip("torchrun is not available")
     d, recs, model = tiny
     out = d / "two"
-    meta = cli(d / "ins.jsonl", "--model", model, "--out", out, *TRAIN, "--no-grad-checkpointing",
+    meta = cli(d / "ins.jsonl", "--model", model, "--out", out, *TRAIN, "--no-grad-checkpointing", "--dtype", "float32",
                launcher=("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"))
-    assert (meta["world_size"], meta["accumulation"], meta["steps"]) == (2, 1, 6)
+    assert (meta["world_size"], meta["accumulation"], meta["steps"], meta["zero_stage"]) == (2, 1, 6, 3)  # ZeRO-3 default
     log = read_log(out / "train_log.jsonl")
     assert log[-1]["loss"] < log[0]["loss"] - 0.3
     check_saved(out, model, recs)

@@ -1,4 +1,4 @@
-"""finetune: full-parameter instruction tuning of a causal LM with DeepSpeed ZeRO-3.
+"""finetune: full-parameter instruction tuning of a causal LM with DeepSpeed (ZeRO-3 by default).
 
 Paper (../shared/paper/llama4rec.txt) 4.5.2 and 5.1.5: full-parameter tuning on Alpaca-style
 instruction data with the cross-entropy of Eq. 8 on the output tokens only,
@@ -16,11 +16,19 @@ reloads it), train_log.jsonl (step, loss, lr, tokens/s per optimizer step), trai
 
 Runs in one process (no launcher needed) or under `torchrun` / the deepspeed launcher: each rank
 reads its shard through a seeded DistributedSampler; gradient accumulation keeps the global batch
-at --batch-size whatever the number of processes.
+at --batch-size whatever the number of processes. --zero-stage picks ZeRO 0-3: by default the config's
+ZeRO-3 (the paper's), except in one process on a CPU, where there is nothing to partition and ZeRO-0
+is faster and smaller (docs/benchmarks.md).
+
+Speed: logits are computed only where an output token is predicted (the loss is unchanged); each
+step's examples are sorted by length before they are cut into micro-batches (--group-by-length);
+--dtype auto trains under bf16 autocast over fp32 weights and optimizer on CPUs with bf16 matrix
+instructions (several times faster matmuls), and with DeepSpeed's bf16 on GPU.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import random
@@ -107,6 +115,44 @@ def collate(batch: list[dict], pad_id: int) -> dict:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
+class StepBatches:
+    """Micro-batches of `sampler`'s order (a seeded DistributedSampler), `micro` examples each. With
+    `group`, the examples of each optimizer step (`per_step` = micro x accumulation) are sorted by length
+    before they are cut into micro-batches: a step trains on the same examples, with less padding."""
+
+    def __init__(self, sampler, lengths: list[int], micro: int, per_step: int, group: bool):
+        self.sampler, self.lengths, self.micro, self.per_step, self.group = sampler, lengths, micro, per_step, group
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return -(-len(self.sampler) // self.micro)
+
+    def __iter__(self):
+        order = list(self.sampler)
+        for start in range(0, len(order), self.per_step):
+            chunk = order[start:start + self.per_step]
+            if self.group:
+                chunk.sort(key=lambda i: self.lengths[i])
+            for i in range(0, len(chunk), self.micro):
+                yield chunk[i:i + self.micro]
+
+
+def output_loss(engine, batch: dict):
+    """Eq. 8 as the model's own loss (the mean cross-entropy of the output tokens), with logits made
+    only where an output token is predicted: the prompt's logits (most of a vocab-sized matrix per
+    token) are never computed. Transformers without 2-D `logits_to_keep` masks get the full logits."""
+    import torch.nn.functional as F
+
+    if not hasattr(importlib.import_module("transformers.modeling_utils"), "slice_logits_to_keep"):
+        return engine(**batch).loss
+    target = batch["labels"][:, 1:]
+    keep = F.pad(target != IGNORE, (0, 1))  # position t predicts token t + 1
+    logits = engine(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep).logits
+    return F.cross_entropy(logits.float(), target[target != IGNORE])
+
+
 # ---------------------------------------------------------------- DeepSpeed set-up
 
 def load_config(path: Path | None = None) -> dict:
@@ -130,17 +176,33 @@ def load_config(path: Path | None = None) -> dict:
     return {k: v for k, v in cfg.items() if not k.startswith("_")}
 
 
-def fill_config(cfg: dict, micro: int, batch: int, world: int, on_gpu: bool) -> dict:
-    """Set the "auto" values: global batch = micro x accumulation x processes = `batch`; bf16 on GPU only."""
+def fill_config(cfg: dict, micro: int, batch: int, world: int, on_gpu: bool, dtype: str,
+                stage: int | None = None) -> dict:
+    """Set the "auto" values: global batch = micro x accumulation x processes = `batch`; `dtype`
+    bfloat16 is DeepSpeed's bf16 (bf16 weights, fp32 master copy) on GPU and bf16 autocast over fp32
+    weights on CPU; `stage` (0-3) replaces the config's ZeRO stage."""
     if batch % (micro * world):
         raise UsageError(f"--batch-size {batch} is not a multiple of --micro-batch {micro} x {world} process(es)")
     cfg = json.loads(json.dumps(cfg))
     cfg["train_micro_batch_size_per_gpu"] = micro
     cfg["gradient_accumulation_steps"] = batch // (micro * world)
     cfg["train_batch_size"] = batch
-    cfg["bf16"] = {**cfg.get("bf16", {}), "enabled": on_gpu}
+    bf16 = dtype == "bfloat16"
+    cfg["bf16"] = {**cfg.get("bf16", {}), "enabled": bf16 and on_gpu}
+    cfg["torch_autocast"] = {"enabled": bf16 and not on_gpu, "dtype": "bfloat16"}
     cfg.pop("fp16", None)
+    if stage is not None:
+        cfg["zero_optimization"] = {**cfg.get("zero_optimization", {}), "stage": stage}
     return cfg
+
+
+def pick_stage(opts, world: int, on_gpu: bool) -> int | None:
+    """--zero-stage if given; else the config's stage (3 in the packaged one), except for the packaged
+    config in one process on a CPU: ZeRO-0 there (one process has nothing to partition, and ZeRO-3
+    only adds gathers and copies: slower and larger, docs/benchmarks.md). None keeps the config's."""
+    if opts.zero_stage is not None or opts.ds_config is not None or world > 1 or on_gpu:
+        return opts.zero_stage
+    return 0
 
 
 def free_port() -> int:
@@ -186,7 +248,8 @@ def attention_impl(on_gpu: bool) -> str:
 
 
 def load_model(source: str, on_gpu: bool, grad_ckpt: bool, ds_cfg: dict):
-    """Model and tokenizer; under ZeRO-3 the weights are partitioned while they load (zero.Init)."""
+    """Model and tokenizer; under ZeRO-3 the weights are partitioned while they load (zero.Init).
+    The weights are bf16 where DeepSpeed's bf16 is on (GPU), else fp32 (CPU autocast keeps fp32 weights)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.integrations import HfDeepSpeedConfig
@@ -196,7 +259,8 @@ def load_model(source: str, on_gpu: bool, grad_ckpt: bool, ds_cfg: dict):
         raise UsageError(f"{source}: the tokenizer has no eos token")
     attn = attention_impl(on_gpu)
     keep = HfDeepSpeedConfig(ds_cfg)  # noqa: F841 -- must stay alive while from_pretrained runs
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.bfloat16 if on_gpu else torch.float32,
+    dtype = torch.bfloat16 if ds_cfg["bf16"]["enabled"] else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype,
                                                  attn_implementation=attn)
     del keep
     model.config.use_cache = False
@@ -276,7 +340,10 @@ def save_model(engine, model, tok, out: Path, rank: int) -> None:
 class Options:
     """How `l4r finetune` trains (checked when made): global `batch_size` = `micro_batch` x
     accumulation x processes; `max_steps`/`sample` cut the run short; `save_every` writes DeepSpeed
-    checkpoints that `resume` continues from; `ds_config` overrides the packaged ZeRO-3 config."""
+    checkpoints that `resume` continues from; `ds_config` overrides the packaged ZeRO-3 config and
+    `zero_stage` (0-3) its stage (None: pick_stage); `dtype` auto is bfloat16 on GPU and on CPUs with bf16 matrix
+    instructions (autocast over fp32 weights there), else float32; `group_by_length` sorts each
+    step's examples by length before cutting them into micro-batches (less padding)."""
     model: str = "smollm2"
     lr: float = 2e-5
     epochs: int = 3
@@ -291,11 +358,18 @@ class Options:
     resume: bool = False
     grad_ckpt: bool = True
     ds_config: Path | None = None
+    zero_stage: int | None = None
+    dtype: str = "auto"
+    group_by_length: bool = True
 
     def __post_init__(self):
         for flag in ("lr", "epochs", "batch_size", "micro_batch", "max_len"):
             if getattr(self, flag) <= 0:
                 raise UsageError(f"--{flag.replace('_', '-')} must be positive")
+        if self.zero_stage not in (None, 0, 1, 2, 3):
+            raise UsageError(f"--zero-stage must be 0, 1, 2 or 3, not {self.zero_stage}")
+        if self.dtype not in ("auto", "float32", "bfloat16"):
+            raise UsageError(f"--dtype must be auto, float32 or bfloat16, not {self.dtype!r}")
 
 
 def run(instructions, out: Path, opts: Options) -> dict:
@@ -307,6 +381,7 @@ def run(instructions, out: Path, opts: Options) -> dict:
 def _run(instructions, out: Path, opts: Options) -> dict:
     import torch
 
+    from ..backends.hf import pick_dtype
     from ..backends.weights import resolve
 
     model_name, lr, epochs, batch_size, micro_batch = opts.model, opts.lr, opts.epochs, opts.batch_size, opts.micro_batch
@@ -315,7 +390,8 @@ def _run(instructions, out: Path, opts: Options) -> dict:
     rank, _, world, on_gpu = setup_dist()
     if world > 1 and str(instructions) == "-":
         raise UsageError("with several processes give the instructions as a file, not stdin")
-    cfg = fill_config(cfg, micro_batch, batch_size, world, on_gpu)
+    dtype = pick_dtype(opts.dtype, "cuda" if on_gpu else "cpu")
+    cfg = fill_config(cfg, micro_batch, batch_size, world, on_gpu, dtype, pick_stage(opts, world, on_gpu))
     say = log if rank == 0 else (lambda *a: None)
     seed_all(seed)
 
@@ -328,20 +404,24 @@ def _run(instructions, out: Path, opts: Options) -> dict:
     model, tok, attn = load_model(source, on_gpu, opts.grad_ckpt, cfg)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     data = [encode(r, tok, max_len) for r in recs]
-    sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=True, seed=seed)
-    loader = DataLoader(data, batch_size=micro_batch, sampler=sampler, collate_fn=lambda b: collate(b, pad_id))
     gas = cfg["gradient_accumulation_steps"]
+    sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+    batches = StepBatches(sampler, [len(d["input_ids"]) for d in data], micro_batch, micro_batch * gas,
+                          opts.group_by_length)
+    loader = DataLoader(data, batch_sampler=batches, collate_fn=lambda b: collate(b, pad_id))
     total = len(loader) * epochs // gas
     if max_steps:
         total = min(total, max_steps)
     if total < 1:
         raise UsageError(f"{len(data)} examples make no optimizer step of {batch_size}: lower --batch-size")
+    autocast = cfg["torch_autocast"]["enabled"]
     say(f"finetune: {model_name} ({source}), {len(data)} examples ({sum(d['truncated'] for d in data)} truncated "
         f"to {max_len} tokens), attention {attn}, {world} process(es) on {'GPU' if on_gpu else 'CPU'}, "
-        f"ZeRO-{cfg['zero_optimization']['stage']}, batch {batch_size} = {micro_batch} x {gas} x {world}, "
-        f"{total} steps")
+        f"ZeRO-{cfg['zero_optimization']['stage']}, {dtype}{' autocast' if autocast else ''}, "
+        f"batch {batch_size} = {micro_batch} x {gas} x {world}, {total} steps")
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
+    fused = {} if on_gpu else {"fused": True}  # one kernel for all of AdamW on CPU (torch's default loops per tensor)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.999), weight_decay=0.0, **fused)
     engine, _, _, scheduler = deepspeed.initialize(
         model=model, optimizer=optimizer, config=cfg,
         lr_scheduler=lambda opt: get_cosine_schedule_with_warmup(opt, warmup, total))
@@ -352,14 +432,17 @@ def _run(instructions, out: Path, opts: Options) -> dict:
         done = engine.global_steps if path else 0
         say(f"finetune: resumed from {path} at step {done}" if path else "finetune: no checkpoint, starting fresh")
     rows = read_log(out / "train_log.jsonl", done) if rank == 0 and done else []
-    plan = Plan(gas, total, done, ckpt_dir, rank, on_gpu)
+    local = world == 1 and cfg["zero_optimization"]["stage"] < 2  # nothing to reduce: skip DeepSpeed's flatten-and-copy
+    plan = Plan(gas, total, done, ckpt_dir, rank, on_gpu, local)
     train_meta = _loop(engine, scheduler, loader, sampler, plan, opts, out, rows, say)
     save_model(engine, model, tok, out, rank)
+    params = sum(getattr(p, "ds_numel", p.numel()) for p in model.parameters())  # ZeRO-3 partitions report 0
     train_meta.update(model=model_name, source=source, attention=attn, world_size=world,
-                      device="cuda" if on_gpu else "cpu", dtype="bfloat16" if on_gpu else "float32",
+                      device="cuda" if on_gpu else "cpu", dtype=dtype, autocast=autocast, params=params,
                       zero_stage=cfg["zero_optimization"]["stage"], examples=len(data), lr=lr, epochs=epochs,
                       batch_size=batch_size, micro_batch=micro_batch, accumulation=gas, max_len=max_len,
-                      warmup=warmup, seed=seed, gradient_checkpointing=opts.grad_ckpt, deepspeed=deepspeed.__version__)
+                      warmup=warmup, seed=seed, gradient_checkpointing=opts.grad_ckpt,
+                      group_by_length=opts.group_by_length, deepspeed=deepspeed.__version__)
     if rank == 0:
         write_json(out / "train_meta.json", train_meta)
         say(f"finetune: {train_meta['steps']} steps in {train_meta['seconds']:.1f} s "
@@ -377,6 +460,7 @@ class Plan:
     ckpt_dir: Path
     rank: int
     on_gpu: bool
+    local: bool = False  # one process, gradients not partitioned: backward runs under engine.no_sync()
 
 
 def _loop(engine, scheduler, loader, sampler, plan: Plan, opts: Options, out: Path, rows: list, say) -> dict:
@@ -398,8 +482,9 @@ def _loop(engine, scheduler, loader, sampler, plan: Plan, opts: Options, out: Pa
                 continue
             batch = {k: v.to(device) for k, v in batch.items()}
             lr = scheduler.get_last_lr()[0]  # the rate this step uses
-            loss = engine(**batch).loss
-            engine.backward(loss)
+            loss = output_loss(engine, batch)
+            with engine.no_sync() if plan.local else contextlib.nullcontext():
+                engine.backward(loss)
             engine.step()
             window["loss"] += float(loss.detach())
             window["micro"] += 1
