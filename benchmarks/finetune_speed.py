@@ -1,7 +1,7 @@
 """`l4r finetune` on CPU, several settings side by side: tokens/s, share of the matmul peak, peak memory.
 
     flock /tmp/l4r-cpu.lock python benchmarks/finetune_speed.py out/ft-bench/mf/instructions-l4r.jsonl \\
-        --before /tmp/l4r-before
+        --before ../l4r-before
 
 Each row is one `l4r finetune` process on the same seeded sample (--sample, --max-len, --steps, global
 batch 8 as the Makefile's FT_ARGS). tokens/s counts the non-padding tokens of steps 2.. of
@@ -9,7 +9,7 @@ train_log.jsonl (step 1 also builds the kernels); peak memory is the process's m
 (train_meta.json). "% of peak" = 6 x parameters x tokens/s over the matmul GFLOP/s of this CPU
 measured in the same run (2048x2048, in the row's dtype and in bfloat16, the faster one).
 `--before DIR` adds a first row run from DIR, a checkout of an older commit
-(`git worktree add /tmp/l4r-before COMMIT`), with the flags that commit knew.
+(`git worktree add ../l4r-before COMMIT`), with the flags that commit knew.
 """
 from __future__ import annotations
 
