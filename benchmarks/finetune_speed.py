@@ -86,7 +86,7 @@ def main() -> None:
     print("| setting | s/step | tokens/s (steps 2..) | GFLOP/s (6 N) | % of own-dtype peak | % of bf16 peak "
           "| peak RSS MiB | loss, first -> last step |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
-    jobs = [(f"before ({a.before.name}): ZeRO-3, float32, micro 4", a.before, *BEFORE)] if a.before else []
+    jobs = [(f"before ({a.before.name}): ZeRO-3, float32, micro 4", a.before.resolve(), *BEFORE)] if a.before else []
     jobs += [(name, here, *ROWS[name]) for name in a.rows.split(";") if name]
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, src, flags, dtype) in enumerate(jobs):
