@@ -102,15 +102,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="also append the JSON lines here")
     args = ap.parse_args()
     extra = {k: json.loads(v) for k, _, v in (s.partition("=") for s in args.set)}
+    out = args.out.resolve() if args.out else None
     with tempfile.TemporaryDirectory(prefix="recbole-") as tmp:
         n = write_inter(args.data, Path(tmp))
+        os.chdir(tmp)                      # RecBole writes log/ and log_tensorboard/ into the working folder
         print(f"recbole_peer: {n} interactions from {args.data}", file=sys.stderr, flush=True)
         for seed in map(int, args.seeds.split(",")):
             row = run(args.model, Path(tmp), seed, args.epochs, extra)
             line = json.dumps(row)
             print(line, flush=True)
-            if args.out:
-                with args.out.open("a") as fh:
+            if out:
+                with out.open("a") as fh:
                     fh.write(line + "\n")
 
 

@@ -14,7 +14,7 @@ from .rating import RatingModel
 
 
 class AFM(RatingModel):
-    defaults = {"dim": 16, "att": 16, "dropout": 0.3, "lr": 1e-3, "l2": 1e-4, "weight_decay": 0.0,
+    defaults = {"dim": 16, "att": 16, "dropout": 0.3, "lr": 3e-3, "l2": 1e-4, "weight_decay": 0.0,
                 "batch_size": 512, "epochs": 100, "init_std": 0.01}
 
     def __init__(self, enc, dim: int = 16, att: int = 16, dropout: float = 0.3, **kw):
