@@ -127,7 +127,8 @@ llm_part labels "$IN/listwise-labels.jsonl.gz" "$T_LABELS" "$BATCH"
 llm_part pointwise "$IN/pointwise.jsonl.gz" "$T_POINT" "$BATCH"
 llm_part titles "$IN/listwise-titles.jsonl.gz" "$T_TITLES" "$GEN_BATCH" --max-new-tokens "$MAX_NEW"
 
-# finetune: ZeRO-3 (l4r/configs/zero3.json), bf16 on GPU, torchrun with one process; the paper's global
+# finetune: ZeRO-3 (l4r/configs/zero3.json, asked for: one CPU process would default to ZeRO-0), bf16 on GPU,
+# torchrun with one process; the paper's global
 # batch 16 as micro-batch FT_MICRO x accumulation, so one GPU does what each of the paper's 16 does per step
 for L in $FT_LAYERS; do
   if [ "$L4R_OK" = 0 ] || [[ " $MISSING " == *" deepspeed "* ]]; then
@@ -143,7 +144,7 @@ for L in $FT_LAYERS; do
   fi
   rm -rf "$WORK/ft"
   run_part "finetune-L$L" "$T_FT" $PY -m torch.distributed.run --standalone --nproc_per_node 1 -m l4r finetune \
-    "$IN/instructions.jsonl.gz" --model "$FTM" --out "$WORK/ft" --max-steps "$FT_STEPS" --batch-size "$FT_BATCH" \
+    "$IN/instructions.jsonl.gz" --model "$FTM" --out "$WORK/ft" --zero-stage 3 --max-steps "$FT_STEPS" --batch-size "$FT_BATCH" \
     --micro-batch "$FT_MICRO" --max-len "$FT_MAXLEN" --warmup 1
   if [ "$RC" = -1 ]; then note finetune "no time left for $L layers" "$CMD"; break; fi
   $PY $HELP finetune --out "$OUT" --cmd "$CMD" --model "$FTM" --log "$WORK/finetune-L$L.err" \
