@@ -9,12 +9,12 @@ row per prefix. Cloze: each item of the window is replaced by the [mask] token (
 probability mask_prob (at least one per row); a share `last_prob` of the batches instead masks only
 each window's last item, the next-item task the model is scored on (the paper's last-item masking;
 RecBole's ft_ratio, also drawn per batch: mixed into a cloze batch, the one target of such a row
-would weigh a tenth of the row's ten cloze targets in the mean loss). `dupe` draws that many rows from every user per batch (the paper's dupe
-factor). Input h0 = item embedding + position embedding (unscaled, as in the paper). Output, the
+would weigh a tenth of the row's ten cloze targets in the mean loss). `dupe` draws that many rows
+from every user per batch (the paper's dupe factor). Input h0 = item embedding + position embedding (unscaled, as in the paper). Output, the
 paper's Eq. 8: P(v) = softmax(GELU(h W + b) E^T + b_out), a projection layer (with LayerNorm, as in
 BERT's and RecBole's heads) before the item embeddings E tied from the input. Loss: cross-entropy
-over all items at the masked positions. Scoring drops the oldest position, appends [mask] at the end and ranks by
-its hidden state, which is also the user vector. Reads/writes no records itself:
+over all items at the masked positions. Scoring drops the oldest position, appends [mask] at the
+end and ranks by its hidden state, which is also the user vector. Reads/writes no records itself:
 l4r.models.topk trains and serves it.
 """
 from __future__ import annotations
@@ -35,7 +35,6 @@ class BERT4Rec(nn.Module):
                  mask_prob: float = 0.2, last_prob: float = 0.5, dupe: int = 8, max_len: int = 50, **_):
         super().__init__()
         self.n_items, self.mask_prob, self.last_prob, self.dupe = data.n_items, mask_prob, last_prob, dupe
-        self.max_len = max_len
         self.train_len = max([len(s) for s in getattr(data, "seqs", [])] + [max_len])   # whole histories
         self.mask_id = data.n_items + 1
         self.encoder = SeqEncoder(data.n_items + 2, max_len, dim, layers, heads, 4 * dim, dropout, causal=False,
@@ -51,7 +50,8 @@ class BERT4Rec(nn.Module):
         width, lengths = seqs.shape[1], (seqs > 0).sum(1)
         cut = ((torch.rand(len(seqs)) * lengths).long() + 1).clamp(max=lengths.clamp(min=1))
         end = width - lengths + cut                                        # one past the prefix
-        idx = end[:, None] - self.max_len + torch.arange(self.max_len)[None, :]
+        n = self.encoder.max_len
+        idx = end[:, None] - n + torch.arange(n)[None, :]
         keep = (idx >= (width - lengths)[:, None]) & (idx < width)
         return seqs.gather(1, idx.clamp(0, width - 1)) * keep
 

@@ -2,8 +2,8 @@
 the SASRec encoder (l4r.models.sasrec).
 
 Besides SASRec's next-item cross-entropy, every training input sequence s (its last `cl_len`
-items; the paper truncates all sequences to 50) gets two augmented views, each made by one operator drawn uniformly: crop (keep a random contiguous ceil(eta |s|)
-items), mask (replace floor(gamma |s|) random items by the [mask] token, id n_items + 1) or reorder
+items; the paper truncates all sequences to 50) gets two augmented views, each made by one
+operator drawn uniformly: crop (keep a random contiguous ceil(eta |s|) items), mask (replace floor(gamma |s|) random items by the [mask] token, id n_items + 1) or reorder
 (shuffle a random contiguous floor(beta |s|) items). With z = the views' last hidden states, the
 NT-Xent loss for the 2B views of a batch is
 -mean_i log( exp(s(z_i, z_i+) / t) / sum_{j != i} exp(s(z_i, z_j) / t) ), i+ the other view of i,
@@ -57,8 +57,8 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temp: float, cosine: bool = Fals
 
 
 class CL4SRec(SASRec):
-    defaults = {**SASRec.defaults, "cl_weight": 0.1, "cl_temp": 1.0, "cl_sim": "dot", "crop": 0.6, "mask": 0.3, "reorder": 0.2,
-                "cl_len": 50}
+    defaults = {**SASRec.defaults, "cl_weight": 0.1, "cl_temp": 1.0, "cl_sim": "dot", "crop": 0.6,
+                "mask": 0.3, "reorder": 0.2, "cl_len": 50}
     extra_tokens = 1
 
     def __init__(self, data, cl_weight: float = 0.1, cl_temp: float = 1.0, cl_sim: str = "dot", crop: float = 0.6,

@@ -12,6 +12,7 @@ is called before every training epoch with the trainer's numpy generator.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -187,13 +188,21 @@ def trim_heap() -> None:
     (BERT4Rec's cloze) leave the heap fragmented: without this an ML-100K BERT4Rec run reached a
     peak of 9.5 GB resident in 100 epochs, growing by 0.1-0.2 GB an epoch; with it, once per epoch,
     the resident set stays near 0.6 GB after each epoch (2 GB peak within one)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    """glibc's malloc_trim, looked up once (find_library runs ldconfig); None elsewhere."""
     import ctypes
     import ctypes.util
 
     try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):        # not glibc: nothing to do
-        pass
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def fit(model, data: TopKData, hp: dict, seed: int = 0, patience: int = 10, eval_every: int = 1) -> dict:
