@@ -20,6 +20,9 @@ SCALE_TASK           ?= direct
 SCALE_BACKBONE       ?= $(firstword $(DIRECT_BACKBONES))
 ROUNDS               ?= 1
 KIND                 ?= main
+# finished cells' small result files (l4r/keep.py) are kept in KEEP and restored from it instead of rerun,
+# so the study moves between machines through git; on by default for the default OUT only
+KEEP                 ?= $(if $(filter out/$(DATASET),$(OUT)),results/$(DATASET)/exp)
 
 E         := $(O)/exp
 SUBMAKE   := $(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST))
@@ -32,6 +35,12 @@ SCALE_CELLS := $(foreach m,$(SCALE_LLMS),scale-llm/$(subst /,--,$(m))) \
                $(foreach n,$(SCALE_INSTRUCTIONS),scale-ins/n$(n))
 CELL_ARGS    = RUN=exp/$(1) TIMINGS=$(E)/$(1)/timings.jsonl SELECT=1 SPLITS=valid,test MODES=$(EXP_MODES)
 word_of      = $(word $(1),$(subst /, ,$(2)))
+# what a kept cell must have run with to be restored (the top-level settings; scale cells vary theirs by name)
+export L4R_CELL_SETTINGS = LLM=$(LLM) INSTRUCTIONS=$(INSTRUCTIONS) FT_ARGS=$(FT_ARGS) BACKBONE_ARGS=$(BACKBONE_ARGS) \
+  AUG_USERS=$(AUG_USERS) AUG_ITEMS=$(AUG_ITEMS) K=$(K) ANSWER=$(ANSWER) PERMUTATIONS=$(PERMUTATIONS) \
+  EXP_MODES=$(EXP_MODES) ROUNDS=$(ROUNDS) ABLATE=$(ABLATE) SCALE_TASK=$(SCALE_TASK) SCALE_BACKBONE=$(SCALE_BACKBONE)
+keep_cell    = $(if $(KEEP),$(PY) -m l4r.keep save $(E)/$(1) $(KEEP)/$(1))
+KEPT        := $(if $(KEEP),$(patsubst $(KEEP)/%/cell.done,%,$(shell find $(KEEP) -name cell.done 2>/dev/null)))
 
 .PHONY: experiment cell
 experiment: $(O)/report.md  ## the paper's study: every TASKS x backbone x SEEDS cell, ablations, scaling -> report.md
@@ -46,6 +55,7 @@ $(E)/$(1)/%/cell.done: $(O)/data/stats.json
 	+$$(SUBMAKE) cell $$(call CELL_ARGS,$(1)/$$*) TASK=$(1) BACKBONE=$$(call word_of,1,$$*) \
 	  SEED=$$(patsubst s%,%,$$(call word_of,2,$$*)) \
 	  ABLATION=$$(if $$(filter $$(call word_of,1,$$*),$$(ABLATE)),1,0)
+	$$(call keep_cell,$(1)/$$*)
 	touch $$@
 endef
 $(foreach t,direct sequential rating,$(eval $(call MAIN_RULE,$(t))))
@@ -54,11 +64,20 @@ $(foreach t,direct sequential rating,$(eval $(call MAIN_RULE,$(t))))
 $(E)/scale-llm/%/cell.done: $(O)/data/stats.json
 	+$(SUBMAKE) cell $(call CELL_ARGS,scale-llm/$*) TASK=$(SCALE_TASK) BACKBONE=$(SCALE_BACKBONE) SEED=0 \
 	  LLM=$(subst --,/,$*) KIND=scale-llm ABLATION=0 ROUNDS=1
+	$(call keep_cell,scale-llm/$*)
 	touch $@
 $(E)/scale-ins/n%/cell.done: $(O)/data/stats.json
 	+$(SUBMAKE) cell $(call CELL_ARGS,scale-ins/n$*) TASK=$(SCALE_TASK) BACKBONE=$(SCALE_BACKBONE) SEED=0 \
 	  INSTRUCTIONS=$* KIND=scale-ins ABLATION=0 ROUNDS=1
+	$(call keep_cell,scale-ins/n$*)
 	touch $@
+
+# a cell kept in KEEP is restored, not rerun (no data needed)
+ifneq ($(KEPT),)
+$(KEPT:%=$(E)/%/cell.done): $(E)/%/cell.done: $(KEEP)/%/cell.done
+	$(PY) -m l4r.keep restore $(KEEP)/$* $(E)/$*
+	touch $@
+endif
 
 # ---- inside one cell (B = its folder) ----
 ABLATION ?= 0

@@ -1,6 +1,7 @@
 """`make experiment` end to end on the tiny fixture with a tiny local Llama: every section of the
 report has numbers; the validation-selected setting is the one applied to test; a second run
-recomputes nothing. Also the selection module on its own."""
+recomputes nothing, and a fresh output folder restores the kept cells (KEEP) without rerunning any.
+Also the selection module on its own and l4r.keep."""
 import json
 import re
 import subprocess
@@ -30,7 +31,8 @@ def sections(report: str) -> dict[str, str]:
 
 def test_make_experiment_writes_every_section(raw_tiny, tiny_llm, tmp_path):
     out = tmp_path / "out"
-    cmd = ["make", "-C", str(REPO), "experiment", f"OUT={out}", f"RAW={raw_tiny}", f"LLM={tiny_llm}",
+    kept = tmp_path / "kept"
+    cmd = ["make", "-C", str(REPO), "experiment", f"OUT={out}", f"RAW={raw_tiny}", f"LLM={tiny_llm}", f"KEEP={kept}",
            f"PY={sys.executable}", "TASKS=direct rating", "DIRECT_BACKBONES=mf", "RATING_BACKBONES=deepfm",
            "ABLATE=mf deepfm", "SEEDS=1", "ROUNDS=2", "SCALE_INSTRUCTIONS=4 6", f"SCALE_LLMS={tiny_llm}",
            "INSTRUCTIONS=6", "AUG_USERS=8", "AUG_ITEMS=10", "K=5", "LLM_BATCH=8", f"FT_ARGS={FT}",
@@ -67,6 +69,23 @@ def test_make_experiment_writes_every_section(raw_tiny, tiny_llm, tmp_path):
     # resumable: a second run finds every cell done
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "finetune" not in again.stderr and "cell" not in again.stdout
+    # kept: the report's inputs only (no models, data, prompts or completions); a fresh OUT restores them
+    names = {p.name for p in kept.rglob("*") if p.is_file()}
+    assert "metrics-l4r.jsonl" in names and "grid-l4r.jsonl" in names and "timings.jsonl" in names
+    assert not [n for n in names if n.startswith(("completions-", "prompts-", "pred-")) and n.endswith(".jsonl")]
+    assert not [n for n in names if n.endswith((".safetensors", ".bin", ".pt"))]
+    assert (kept / "direct" / "mf" / "s0" / "round2" / "metrics-l4r.jsonl").exists()
+    moved = [a.replace(f"OUT={out}", f"OUT={tmp_path / 'moved'}") for a in cmd]
+    restored = subprocess.run(moved, capture_output=True, text=True, timeout=300)
+    assert restored.returncode == 0, restored.stderr[-4000:]
+    assert "restored" in restored.stderr and "[l4r] finetune" not in restored.stderr
+    assert "backbone --model" not in restored.stdout and "prep" not in restored.stdout
+    assert (tmp_path / "moved" / "report.md").read_text() == report.replace(str(out), str(tmp_path / "moved"))
+    # a kept cell made under other settings is refused, not mixed in
+    other = [a.replace(f"OUT={out}", f"OUT={tmp_path / 'other'}") for a in cmd[:-1]]
+    other = subprocess.run(other + ["BACKBONE_ARGS=--hp epochs=4 --hp dim=16"], capture_output=True, text=True,
+                           timeout=300)
+    assert other.returncode != 0 and "kept under other settings" in other.stderr
 
 
 def test_select_picks_on_validation(prepared, backbone_out, tmp_path):
