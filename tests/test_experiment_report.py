@@ -138,6 +138,18 @@ def test_every_section_has_numbers(exp, capsys):
     assert "seeds: 0, 1" in out
 
 
+def test_headline_first(exp, capsys):
+    """Right after the summary: per scenario, does Llama4Rec beat Base and IFT (p <= 0.05), and the paper's gain."""
+    out = run(capsys, ["--dir", str(exp), "--dataset", "ml-100k", "--no-plots"])
+    head = section(out, "## Headline")
+    assert out.index("## Headline") < out.index("## Main results")
+    direct = next(line for line in head.splitlines() if line.startswith("- direct, mf (2 seeds)"))
+    assert "NDCG@5 0.2100 **beats** Base (+90.91%" in direct and "**beats** IFT" in direct
+    assert "paper: +40.00% over Base, +20.49% over IFT" in direct
+    rating = next(line for line in head.splitlines() if line.startswith("- rating, mf (1 seed)"))
+    assert "is better than Base, not significantly (+5.00%" in rating and "paper" not in rating
+
+
 def test_mean_std_improvement_and_star(exp, capsys):
     out = section(run(capsys, ["--dir", str(exp), "--dataset", "ml-100k", "--no-plots"]), "### Table 2")
     # base 0.10 and 0.12: mean 0.11, sample std 0.0141; l4r 0.20 and 0.22

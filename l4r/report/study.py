@@ -8,7 +8,7 @@ metrics-{base,ift,l4r}.jsonl (test metric records; rating also -greedy), the abl
 metrics-{noda,nopa,uniform}.jsonl, per-user-*.jsonl (paired t-test), grid-l4r.jsonl and selected-l4r.json
 (alpha1 x alpha2 search), timings.jsonl, completions-*.jsonl.stats.json (LLM runs) and
 metrics-aug.jsonl and round<N>/metrics-{aug,l4r}.jsonl (iterative mutual augmentation).
-Writes the report on stdout: main results (paper Tables 2-4), ablation (Table 5), hyper-parameters
+Writes the report on stdout: a headline (per scenario, does Llama4Rec beat Base and IFT), main results (paper Tables 2-4), ablation (Table 5), hyper-parameters
 (Figure 3), scaling (Figures 4-5), long tail, cost, rounds. Figures go to --figures (default
 <dir>/figures) as PNG, linked relative to --report-dir (default the parent of --dir); without
 matplotlib (the `plot` extra) the figures are skipped and every table still appears.
@@ -548,6 +548,50 @@ def summary(ctx: Ctx, cells: list[Cell]) -> list[str]:
             f"{len(cells)} cells ({kinds or 'none'}); seeds: {seeds or 'none'}."]
 
 
+def verdict(gain: float, p: float | None, name: str) -> str:
+    """How Llama4Rec stands against one baseline (gain: the improvement, positive = better)."""
+    test = "" if p is None else f", p={p:.3g}"
+    if p is not None and p <= 0.05:
+        return f"{'**beats**' if gain > 0 else 'is significantly worse than'} {name} ({pct(gain)}{test})"
+    return f"{'is better than' if gain > 0 else 'is not better than'} {name}, not significantly ({pct(gain)}{test})"
+
+
+def paper_change(task: str, backbone: str, dataset: str, metric: str) -> str:
+    """The paper's Llama4Rec against its Base and IFT on `metric`, or '' when it has no row."""
+    table, cols = PAPER[task], RATING_COLS if task == "rating" else TOPK_COLS
+    if metric not in cols:
+        return ""
+    got = {}
+    for key, name in METHODS:
+        vals = table.get(("llama" if task == "rating" and key == "ift" else backbone, name), {}).get(dataset)
+        if vals:
+            got[key] = vals[cols.index(metric)]
+    if "l4r" not in got:
+        return ""
+    lower = lower_better(metric)
+    return "; paper: " + ", ".join(f"{pct(change(got['l4r'], got[k], lower))} over {n}"
+                                   for k, n in (("base", "Base"), ("ift", "IFT")) if k in got)
+
+
+def headline(ctx: Ctx, cells: list[Cell]) -> list[str]:
+    """The report's first lines: per scenario and backbone, does Llama4Rec beat Base and IFT?"""
+    out = ["## Headline", "", "Test split: Llama4Rec against Base and IFT on NDCG@5 (rating: RMSE), means over "
+           "seeds; p: paired t-test over users on per-user values averaged over seeds; significant at p <= 0.05."]
+    groups = sorted_groups(by_kind(cells, "main"), "task", "backbone")
+    for (task, backbone), group in groups:
+        metric = "RMSE" if task == "rating" else "NDCG@5"
+        mean = {k: means([c.dir for c in group], k).get(metric) for k, _ in METHODS}
+        if mean["l4r"] is None:
+            continue
+        lower = lower_better(metric)
+        against = [verdict(change(mean["l4r"], mean[k], lower), significance(group, "l4r", k, metric), n)
+                   for k, n in (("base", "Base"), ("ift", "IFT")) if mean[k] is not None]
+        out.append(f"- {task}, {backbone} ({len(group)} seed{'s' * (len(group) > 1)}): Llama4Rec {metric} "
+                   f"{f4(mean['l4r'])} " + " and ".join(against or ["(no baseline run)"])
+                   + paper_change(task, backbone, ctx.dataset, metric) + ".")
+    return out if len(out) > 3 else out + not_run("main")
+
+
 def report(root: Path, dataset: str, figures: Path | None = None, report_dir: Path | None = None,
            plots: bool = True) -> str:
     root = Path(root)
@@ -556,7 +600,7 @@ def report(root: Path, dataset: str, figures: Path | None = None, report_dir: Pa
     ctx = Ctx(dataset, Path(figures or root / "figures"), Path(report_dir or root.parent),
               pyplot() if plots else None, noted=not plots)
     cells = load_cells(root)
-    out = summary(ctx, cells)
+    out = summary(ctx, cells) + [""] + headline(ctx, cells)
     for section in SECTIONS:
         out += [""] + section(ctx, cells)
     return "\n".join(out) + "\n"
