@@ -3,8 +3,9 @@ neural networks".
 
 Interacting layer (per head h): alpha_mk = softmax_k(<W_Q e_m, W_K e_k>), e~_m = sum_k alpha_mk W_V e_k;
 heads concatenated, then e_m <- ReLU(e~_m + W_Res e_m). After L layers,
-r_hat = b + sum_f w_f + w^T [e_1; ...; e_F] (+ an optional MLP on the raw embeddings).
-Reads/writes through l4r.models.rating.
+r_hat = b + sum_f w_f + w^T [e_1; ...; e_F] (+ an optional MLP on the raw embeddings; `dropout` acts
+in that MLP only). Batch size 128 (chosen on ML-100K validation over 3 seeds: RMSE 0.9927 +- 0.0004
+against 0.9977 +- 0.0040 at 512; docs/backbones.md). Reads/writes through l4r.models.rating.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class Interacting(nn.Module):
 
 class AutoInt(RatingModel):
     defaults = {"dim": 16, "layers": 2, "heads": 2, "d_head": 16, "hidden": "", "dropout": 0.0, "lr": 1e-3,
-                "l2": 1e-4, "weight_decay": 0.0, "batch_size": 512, "epochs": 100, "init_std": 0.01}
+                "l2": 1e-4, "weight_decay": 0.0, "batch_size": 128, "epochs": 100, "init_std": 0.01}
 
     def __init__(self, enc, dim: int = 16, layers: int = 2, heads: int = 2, d_head: int = 16, hidden="",
                  dropout: float = 0.0, **kw):
