@@ -35,11 +35,14 @@ SCALE_CELLS := $(foreach m,$(SCALE_LLMS),scale-llm/$(subst /,--,$(m))) \
                $(foreach n,$(SCALE_INSTRUCTIONS),scale-ins/n$(n))
 CELL_ARGS    = RUN=exp/$(1) TIMINGS=$(E)/$(1)/timings.jsonl SELECT=1 SPLITS=valid,test MODES=$(EXP_MODES)
 word_of      = $(word $(1),$(subst /, ,$(2)))
-# what a kept cell must have run with to be restored (the top-level settings; scale cells vary theirs by name)
+# what a kept cell must have run with to be restored: the top-level settings (scale cells vary theirs by
+# name) and whether the cell has the ablation (its backbone in ABLATE), so cells kept by partial runs of
+# the study (fewer TASKS, backbones or SEEDS) are restored by the whole one
 export L4R_CELL_SETTINGS = LLM=$(LLM) INSTRUCTIONS=$(INSTRUCTIONS) FT_ARGS=$(FT_ARGS) BACKBONE_ARGS=$(BACKBONE_ARGS) \
   AUG_USERS=$(AUG_USERS) AUG_ITEMS=$(AUG_ITEMS) K=$(K) ANSWER=$(ANSWER) PERMUTATIONS=$(PERMUTATIONS) \
-  EXP_MODES=$(EXP_MODES) ROUNDS=$(ROUNDS) ABLATE=$(ABLATE) SCALE_TASK=$(SCALE_TASK) SCALE_BACKBONE=$(SCALE_BACKBONE)
-keep_cell    = $(if $(KEEP),$(PY) -m l4r.keep save $(E)/$(1) $(KEEP)/$(1))
+  EXP_MODES=$(EXP_MODES) ROUNDS=$(ROUNDS) SCALE_TASK=$(SCALE_TASK) SCALE_BACKBONE=$(SCALE_BACKBONE)
+ablated      = $(if $(filter $(word 2,$(subst /, ,$(1))),$(ABLATE)),1,0)
+keep_cell    = $(if $(KEEP),L4R_CELL_ABLATION=$(call ablated,$(1)) $(PY) -m l4r.keep save $(E)/$(1) $(KEEP)/$(1))
 KEPT        := $(if $(KEEP),$(patsubst $(KEEP)/%/cell.done,%,$(shell find $(KEEP) -name cell.done 2>/dev/null)))
 
 .PHONY: experiment cell
@@ -75,7 +78,7 @@ $(E)/scale-ins/n%/cell.done: $(O)/data/stats.json
 # a cell kept in KEEP is restored, not rerun (no data needed)
 ifneq ($(KEPT),)
 $(KEPT:%=$(E)/%/cell.done): $(E)/%/cell.done: $(KEEP)/%/cell.done
-	$(PY) -m l4r.keep restore $(KEEP)/$* $(E)/$*
+	L4R_CELL_ABLATION=$(call ablated,$*) $(PY) -m l4r.keep restore $(KEEP)/$* $(E)/$*
 	touch $@
 endif
 

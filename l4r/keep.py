@@ -6,8 +6,8 @@ the study survives a move to another machine and its report rebuilds without rer
 
 Kept: cell.json, metrics-*.jsonl, per-user-*.jsonl, grid-*.jsonl, selected-*.json/.args, timings.jsonl
 and *.stats.json (LLM runs), in the cell and its round<N>/ folders: what `l4r report --study` reads.
-Never kept: models, data, prompts, completions. The settings the cell ran with (the environment variable
-L4R_CELL_SETTINGS, set by experiment.mk) are kept beside them in settings.txt; restore refuses a cell
+Never kept: models, data, prompts, completions. The settings the cell ran with (the environment variables
+L4R_CELL_SETTINGS and L4R_CELL_ABLATION, set by experiment.mk) are kept beside them in settings.txt; restore refuses a cell
 kept under other settings (exit 2, one line on stderr) rather than mixing them into one report.
 A save writes into a temporary folder renamed into place, with cell.done last, so a half-saved cell
 is never taken for a kept one.
@@ -36,7 +36,9 @@ def small_files(cell: Path) -> list[Path]:
 
 
 def settings() -> str:
-    return os.environ.get("L4R_CELL_SETTINGS", "").strip()
+    """The make settings a cell runs with (experiment.mk exports them), and its ablation flag."""
+    ablation = os.environ.get("L4R_CELL_ABLATION")
+    return (os.environ.get("L4R_CELL_SETTINGS", "").strip() + (f" ABLATION={ablation}" if ablation else "")).strip()
 
 
 def save(cell: Path, kept: Path) -> int:
