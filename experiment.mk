@@ -45,6 +45,14 @@ ablated      = $(if $(filter $(word 2,$(subst /, ,$(1))),$(ABLATE)),1,0)
 keep_cell    = $(if $(KEEP),L4R_CELL_ABLATION=$(call ablated,$(1)) $(PY) -m l4r.keep save $(E)/$(1) $(KEEP)/$(1))
 KEPT        := $(if $(KEEP),$(patsubst $(KEEP)/%/cell.done,%,$(shell find $(KEEP) -name cell.done 2>/dev/null)))
 
+# the CPU-sized study kept in results/DATASET/exp (docs/report-DATASET.md): four backbones, three seeds,
+# each backbone's ablations, instruction counts 20 / 40 (the main cells) / 80
+STUDY_CPU := TASKS="direct sequential rating" DIRECT_BACKBONES="mf lightgcn" SEQUENTIAL_BACKBONES=sasrec \
+             RATING_BACKBONES=deepfm ABLATE="mf lightgcn sasrec deepfm" SEEDS=3 SCALE_INSTRUCTIONS="20 80"
+.PHONY: study
+study:  ## the CPU-sized study (make experiment with STUDY_CPU): restores the cells kept in results/DATASET/exp
+	+$(MAKE) --no-print-directory experiment DATASET=$(DATASET) $(STUDY_CPU)
+
 .PHONY: experiment cell
 experiment: $(O)/report.md  ## the paper's study: every TASKS x backbone x SEEDS cell, ablations, scaling -> report.md
 	@echo "wrote $(O)/report.md" >&2
