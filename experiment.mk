@@ -41,7 +41,7 @@ word_of      = $(word $(1),$(subst /, ,$(2)))
 export L4R_CELL_SETTINGS = LLM=$(LLM) INSTRUCTIONS=$(INSTRUCTIONS) FT_ARGS=$(FT_ARGS) BACKBONE_ARGS=$(BACKBONE_ARGS) \
   AUG_USERS=$(AUG_USERS) AUG_ITEMS=$(AUG_ITEMS) K=$(K) ANSWER=$(ANSWER) PERMUTATIONS=$(PERMUTATIONS) \
   EXP_MODES=$(EXP_MODES) ROUNDS=$(ROUNDS) SCALE_TASK=$(SCALE_TASK) SCALE_BACKBONE=$(SCALE_BACKBONE)
-ablated      = $(if $(filter $(word 2,$(subst /, ,$(1))),$(ABLATE)),1,0)
+ablated      = $(if $(filter $(call word_of,2,$(1)),$(ABLATE)),1,0)
 keep_cell    = $(if $(KEEP),L4R_CELL_ABLATION=$(call ablated,$(1)) $(PY) -m l4r.keep save $(E)/$(1) $(KEEP)/$(1))
 KEPT        := $(if $(KEEP),$(patsubst $(KEEP)/%/cell.done,%,$(shell find $(KEEP) -name cell.done 2>/dev/null)))
 
@@ -65,7 +65,7 @@ define MAIN_RULE
 $(E)/$(1)/%/cell.done: $(O)/data/stats.json
 	+$$(SUBMAKE) cell $$(call CELL_ARGS,$(1)/$$*) TASK=$(1) BACKBONE=$$(call word_of,1,$$*) \
 	  SEED=$$(patsubst s%,%,$$(call word_of,2,$$*)) \
-	  ABLATION=$$(if $$(filter $$(call word_of,1,$$*),$$(ABLATE)),1,0)
+	  ABLATION=$$(call ablated,$(1)/$$*)
 	$$(call keep_cell,$(1)/$$*)
 	touch $$@
 endef

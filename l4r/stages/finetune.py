@@ -28,6 +28,7 @@ instructions (several times faster matmuls), and with DeepSpeed's bf16 on GPU.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import os
@@ -123,9 +124,6 @@ class StepBatches:
     def __init__(self, sampler, lengths: list[int], micro: int, per_step: int, group: bool):
         self.sampler, self.lengths, self.micro, self.per_step, self.group = sampler, lengths, micro, per_step, group
 
-    def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
-
     def __len__(self) -> int:
         return -(-len(self.sampler) // self.micro)
 
@@ -139,13 +137,19 @@ class StepBatches:
                 yield chunk[i:i + self.micro]
 
 
+@functools.lru_cache(maxsize=1)
+def keeps_2d_logits() -> bool:
+    """Whether this transformers takes a 2-D boolean `logits_to_keep` (looked up once, not per micro-batch)."""
+    return hasattr(importlib.import_module("transformers.modeling_utils"), "slice_logits_to_keep")
+
+
 def output_loss(engine, batch: dict):
     """Eq. 8 as the model's own loss (the mean cross-entropy of the output tokens), with logits made
     only where an output token is predicted: the prompt's logits (most of a vocab-sized matrix per
     token) are never computed. Transformers without 2-D `logits_to_keep` masks get the full logits."""
     import torch.nn.functional as F
 
-    if not hasattr(importlib.import_module("transformers.modeling_utils"), "slice_logits_to_keep"):
+    if not keeps_2d_logits():
         return engine(**batch).loss
     target = batch["labels"][:, 1:]
     keep = F.pad(target != IGNORE, (0, 1))  # position t predicts token t + 1
