@@ -20,9 +20,17 @@ SCALE_TASK           ?= direct
 SCALE_BACKBONE       ?= $(firstword $(DIRECT_BACKBONES))
 ROUNDS               ?= 1
 KIND                 ?= main
+# the data's name in results/ and docs/: the dataset, or e.g. ml-1m-half where RAW is a partial copy
+# (../shared/data/raw/ml-1m-partial holds ML-1M's first half), so partial and full data never mix
+DATA_NAME            ?= $(DATASET)$(if $(findstring -partial,$(notdir $(RAW))),-half)
 # finished cells' small result files (l4r/keep.py) are kept in KEEP and restored from it instead of rerun,
 # so the study moves between machines through git; on by default for the default OUT only
-KEEP                 ?= $(if $(filter out/$(DATASET),$(OUT)),results/$(DATASET)/exp)
+KEEP                 ?= $(if $(filter out/$(DATASET),$(OUT)),results/$(DATA_NAME)/exp)
+# the report, its figures (PNG, linked relative to the report) and an optional hand-written reading
+# (markdown placed after the headline)
+REPORT               ?= $(O)/report.md
+FIGURES              ?= $(E)/figures
+NOTES                ?=
 
 E         := $(O)/exp
 SUBMAKE   := $(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST))
@@ -45,20 +53,28 @@ ablated      = $(if $(filter $(call word_of,2,$(1)),$(ABLATE)),1,0)
 keep_cell    = $(if $(KEEP),L4R_CELL_ABLATION=$(call ablated,$(1)) $(PY) -m l4r.keep save $(E)/$(1) $(KEEP)/$(1))
 KEPT        := $(if $(KEEP),$(patsubst $(KEEP)/%/cell.done,%,$(shell find $(KEEP) -name cell.done 2>/dev/null)))
 
-# the CPU-sized study kept in results/DATASET/exp (docs/report-DATASET.md): four backbones, three seeds,
-# each backbone's ablations, instruction counts 20 / 40 (the main cells) / 80
-STUDY_CPU := TASKS="direct sequential rating" DIRECT_BACKBONES="mf lightgcn" SEQUENTIAL_BACKBONES=sasrec \
-             RATING_BACKBONES=deepfm ABLATE="mf lightgcn sasrec deepfm" SEEDS=3 SCALE_INSTRUCTIONS="20 80"
+# the CPU-sized study kept in results/DATA_NAME/exp, its report in docs/report-DATA_NAME.md (figures in
+# docs/figures/DATA_NAME, reading from docs/notes-DATA_NAME.md). ML-100K: four backbones, three seeds, each
+# backbone's ablations, instruction counts 20 / 40 (the main cells) / 80; BookCrossing and ML-1M: one seed
+STUDY_ml-100k      := TASKS="direct sequential rating" DIRECT_BACKBONES="mf lightgcn" SEQUENTIAL_BACKBONES=sasrec \
+                      RATING_BACKBONES=deepfm ABLATE="mf lightgcn sasrec deepfm" SEEDS=3 SCALE_INSTRUCTIONS="20 80"
+STUDY_bookcrossing := TASKS="direct rating" DIRECT_BACKBONES=mf RATING_BACKBONES=deepfm ABLATE= SEEDS=1
+STUDY_ml-1m        := TASKS=direct DIRECT_BACKBONES=mf ABLATE= SEEDS=1
+STUDY_DOCS          = $(if $(KEEP),REPORT=docs/report-$(DATA_NAME).md FIGURES=docs/figures/$(DATA_NAME) \
+                      NOTES=$(wildcard docs/notes-$(DATA_NAME).md))
 .PHONY: study
-study:  ## the CPU-sized study (make experiment with STUDY_CPU): restores the cells kept in results/DATASET/exp
-	+$(MAKE) --no-print-directory experiment DATASET=$(DATASET) $(STUDY_CPU)
+study:  ## the CPU-sized study (make experiment, STUDY_DATASET settings): restores the cells kept in results/
+	$(if $(STUDY_$(DATASET)),,$(error no CPU-sized study for DATASET=$(DATASET); use make experiment))
+	+$(MAKE) --no-print-directory experiment DATASET=$(DATASET) $(STUDY_$(DATASET)) $(STUDY_DOCS)
 
 .PHONY: experiment cell
-experiment: $(O)/report.md  ## the paper's study: every TASKS x backbone x SEEDS cell, ablations, scaling -> report.md
-	@echo "wrote $(O)/report.md" >&2
+experiment: $(REPORT)  ## the paper's study: every TASKS x backbone x SEEDS cell, ablations, scaling -> report.md
+	@echo "wrote $(REPORT)" >&2
 
-$(O)/report.md: $(foreach c,$(MAIN_CELLS) $(SCALE_CELLS),$(E)/$(c)/cell.done)
-	$(L4R) report --study --dir $(E) --dataset $(DATASET) --figures $(E)/figures > $@
+$(REPORT): $(foreach c,$(MAIN_CELLS) $(SCALE_CELLS),$(E)/$(c)/cell.done) $(NOTES)
+	$(L4R) report --study --dir $(E) --dataset $(DATASET) --figures $(FIGURES) --report-dir $(dir $@) \
+	  $(if $(NOTES),--notes $(NOTES)) > $@.tmp
+	mv $@.tmp $@
 
 # one main cell: scenario/backbone/s<seed>
 define MAIN_RULE

@@ -341,14 +341,16 @@ def report(dir: Path = typer.Option(..., "--dir", help="a run's folder (make all
            figures: Optional[Path] = typer.Option(None, help="study: where PNGs go [default: DIR/figures]"),
            report_dir: Optional[Path] = typer.Option(None, help="study: the folder the report is written to; "
                                                      "figure links are relative to it [default: DIR/..]"),
-           plots: bool = typer.Option(True, "--plots/--no-plots", help="study: draw figures (needs matplotlib)")):
+           plots: bool = typer.Option(True, "--plots/--no-plots", help="study: draw figures (needs matplotlib)"),
+           notes: Optional[Path] = typer.Option(None, help="study: a markdown file of hand-written reading, "
+                                                "placed after the headline")):
     """Markdown on stdout: one run's results table beside the paper's rows, or the study report."""
     from .errors import UsageError
 
     if study:
-        from .report.study import report as study_report
+        from .report.study import Options, report as study_report
 
-        sys.stdout.write(study_report(dir, dataset, figures, report_dir, plots))
+        sys.stdout.write(study_report(dir, Options(dataset, figures, report_dir, plots, notes)))
         return
     if not backbone:
         raise UsageError("--backbone is needed for a run's results table (or pass --study)")

@@ -86,3 +86,18 @@ def test_make_experiment_writes_every_section(raw_tiny, tiny_llm, tmp_path):
              for a in cmd]
     other = subprocess.run(other, capture_output=True, text=True, timeout=300)
     assert other.returncode != 0 and "kept under other settings" in other.stderr and "ABLATION=0" in other.stderr
+
+
+def test_make_study_settings_and_report_place():
+    """`make study` (dry run): each dataset's CPU-sized settings; with the default OUT the report and
+    figures go to docs/ and the cells to results/, a partial ML-1M copy named apart from the full one."""
+    def dry(*args):
+        return subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "-n", "study", *args], capture_output=True, text=True,
+                              timeout=60)
+    ml1m = dry("DATASET=ml-1m", "RAW=../shared/data/raw/ml-1m-partial").stdout.splitlines()[0]
+    assert "TASKS=direct DIRECT_BACKBONES=mf ABLATE= SEEDS=1" in ml1m
+    assert "REPORT=docs/report-ml-1m-half.md FIGURES=docs/figures/ml-1m-half" in ml1m
+    books = dry("DATASET=bookcrossing", "OUT=/tmp/l4r-elsewhere").stdout.splitlines()[0]
+    assert 'TASKS="direct rating"' in books and "REPORT=" not in books   # another OUT: report stays in OUT
+    bad = dry("DATASET=nope")
+    assert bad.returncode != 0 and "no CPU-sized study for DATASET=nope" in bad.stderr

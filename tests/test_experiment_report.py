@@ -175,6 +175,7 @@ def test_ablation_grid_scaling_tail_cost_rounds(exp, capsys):
     out = run(capsys, ["--dir", str(exp), "--dataset", "ml-100k", "--no-plots"])
     abl = section(out, "## Ablation")
     assert table_row(abl, "w/o DA")[2] == "0.1500 (+50.00%)"       # seed 0 only: base 0.10
+    assert table_row(abl, "DA only")[1:3] == ["1", "0.1100 (+10.00%)"]   # metrics-aug: the augmented backbone
     assert table_row(abl, "w/o AA")[1:3] == ["1", "0.1800 (+80.00%)"]
     assert table_row(abl, "w/o AA")[3] == "0.1800 (+80.00%)"
     assert "| Llama4Rec | 0.0304 (+7.42%) | 0.0222 (+9.36%) | 0.0434 (+21.23%) | 0.0338 (+24.26%) |" in abl
@@ -211,6 +212,16 @@ def test_missing_parts_say_not_run(tmp_path, capsys):
     assert all(t in empty for t in SECTIONS) and "0 cells" in empty
     with pytest.raises(UsageError):
         run(capsys, ["--dir", str(tmp_path / "nothing"), "--dataset", "ml-100k"])
+
+
+def test_notes_follow_the_headline(exp, tmp_path, capsys):
+    notes = tmp_path / "notes.md"
+    notes.write_text("Seed noise dominates.\n")
+    out = run(capsys, ["--dir", str(exp), "--dataset", "ml-100k", "--no-plots", "--notes", str(notes)])
+    assert out.index("## Headline") < out.index("## Reading\n\nSeed noise dominates.") < out.index("## Main results")
+    assert "## Reading" not in run(capsys, ["--dir", str(exp), "--dataset", "ml-100k", "--no-plots"])
+    with pytest.raises(UsageError, match="no such notes file"):
+        run(capsys, ["--dir", str(exp), "--dataset", "ml-100k", "--no-plots", "--notes", str(tmp_path / "gone.md")])
 
 
 def test_malformed_line_is_a_data_error(exp, capsys):

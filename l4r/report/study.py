@@ -8,7 +8,8 @@ metrics-{base,ift,l4r}.jsonl (test metric records; rating also -greedy), the abl
 metrics-{noda,nopa,uniform}.jsonl, per-user-*.jsonl (paired t-test), grid-l4r.jsonl and selected-l4r.json
 (alpha1 x alpha2 search), timings.jsonl, completions-*.jsonl.stats.json (LLM runs) and
 metrics-aug.jsonl and round<N>/metrics-{aug,l4r}.jsonl (iterative mutual augmentation).
-Writes the report on stdout: a headline (per scenario, does Llama4Rec beat Base and IFT), main results (paper Tables 2-4), ablation (Table 5), hyper-parameters
+Writes the report on stdout: a headline (per scenario, does Llama4Rec beat Base and IFT), the hand-written
+reading of --notes if given, main results (paper Tables 2-4), ablation (Table 5), hyper-parameters
 (Figure 3), scaling (Figures 4-5), long tail, cost, rounds. Figures go to --figures (default
 <dir>/figures) as PNG, linked relative to --report-dir (default the parent of --dir); without
 matplotlib (the `plot` extra) the figures are skipped and every table still appears.
@@ -32,8 +33,8 @@ from .tables import change, f4, header, lower_better, mean_std, overall, pct, pv
 TASKS = [("direct", "Table 2"), ("sequential", "Table 3"), ("rating", "Table 4")]
 PAPER = {"direct": TABLE2, "sequential": TABLE3, "rating": TABLE4}
 METHODS = [("base", "Base"), ("ift", "IFT"), ("l4r", "Llama4Rec")]
-ABLATION = [("base", "Base"), ("ift", "IFT"), ("noda", "w/o DA"), ("nopa", "w/o PA"), ("uniform", "w/o AA"),
-            ("l4r", "Llama4Rec")]
+ABLATION = [("base", "Base"), ("ift", "IFT"), ("aug", "DA only"), ("noda", "w/o DA"), ("nopa", "w/o PA"),
+            ("uniform", "w/o AA"), ("l4r", "Llama4Rec")]
 # the make variables that produce each part (the Makefile's `experiment` rule owns these names)
 ENABLED_BY = {"main": "`make experiment` (TASKS, *_BACKBONES, SEEDS)", "ablation": "ABLATE=backbone",
               "grid": "the grid search of `make experiment`", "scale-llm": "SCALE_LLMS",
@@ -252,6 +253,7 @@ def ablation_section(ctx: Ctx, cells: list[Cell]) -> list[str]:
         out += not_run("ablation")
     else:
         out += ["", "Test split, mean over seeds; in brackets the change against Base (positive = better). "
+                "DA only: the backbone retrained on the augmented data, without LLM ranking (not in the paper); "
                 "w/o DA: no data augmentation; w/o PA: no prompt augmentation; w/o AA: uniform aggregation."]
     for (task, backbone), group in sorted_groups(abl, "task", "backbone"):
         out += ["", f"### {task}, backbone {backbone}", ""] + ablation_table(task, group)
@@ -592,15 +594,33 @@ def headline(ctx: Ctx, cells: list[Cell]) -> list[str]:
     return out if len(out) > 3 else out + not_run("main")
 
 
-def report(root: Path, dataset: str, figures: Path | None = None, report_dir: Path | None = None,
-           plots: bool = True) -> str:
+@dataclass
+class Options:
+    """How the report is written: figures go to `figures` (default DIR/figures), linked relative to
+    `report_dir` (default DIR/..); `notes`: a markdown file of hand-written reading, placed after the headline."""
+    dataset: str
+    figures: Path | None = None
+    report_dir: Path | None = None
+    plots: bool = True
+    notes: Path | None = None
+
+
+def reading(notes: Path | None) -> list[str]:
+    if notes is None:
+        return []
+    if not notes.is_file():
+        raise UsageError(f"{notes}: no such notes file (--notes)")
+    return ["", "## Reading", "", notes.read_text(encoding="utf-8").strip()]
+
+
+def report(root: Path, opts: Options) -> str:
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{root}: no such experiment folder (run `make experiment` first)")
-    ctx = Ctx(dataset, Path(figures or root / "figures"), Path(report_dir or root.parent),
-              pyplot() if plots else None, noted=not plots)
+    ctx = Ctx(opts.dataset, Path(opts.figures or root / "figures"), Path(opts.report_dir or root.parent),
+              pyplot() if opts.plots else None, noted=not opts.plots)
     cells = load_cells(root)
-    out = summary(ctx, cells) + [""] + headline(ctx, cells)
+    out = summary(ctx, cells) + [""] + headline(ctx, cells) + reading(opts.notes)
     for section in SECTIONS:
         out += [""] + section(ctx, cells)
     return "\n".join(out) + "\n"
