@@ -108,10 +108,12 @@ def how(prompt: dict, answer: str) -> str:
 
 
 def generated(prompt: dict, a) -> dict:
+    """The completion of a generated answer; its text begins with the prompt's `response` (the model continued it)."""
     if a.extra.get("error"):
         return failed(prompt, a.extra["error"])
-    return completion(prompt, a.text, {**parse_answer(prompt, a.text), "prompt_tokens": a.prompt_tokens,
-                                       "completion_tokens": a.completion_tokens})
+    text = (prompt.get("response") or "") + a.text
+    return completion(prompt, text, {**parse_answer(prompt, text), "prompt_tokens": a.prompt_tokens,
+                                     "completion_tokens": a.completion_tokens})
 
 
 def generate_batches(engine, prompts, batch_size, max_new_tokens, save=None):

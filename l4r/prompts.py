@@ -16,11 +16,12 @@ def render(instruction: str, input: str) -> str:
 
 def render_prompt(rec: dict) -> tuple[str, str]:
     """(prefix, suffix) of a prompt record: the full text is prefix + suffix; pointwise prompts of
-    one user share the prefix up to their `query` line."""
+    one user share the prefix up to their `query` line; a `response` is written after "### Response:"
+    for the model to continue."""
     head = ALPACA.split("{input}")[0].format(instruction=rec["instruction"])
     query = rec.get("query") or ""
     body = rec["input"] + ("\n" + query if query else "")
-    full = head + body + ALPACA.split("{input}")[1]
+    full = head + body + ALPACA.split("{input}")[1] + (rec.get("response") or "")
     prefix = head + rec["input"]
     return prefix, full[len(prefix):]
 

@@ -38,9 +38,11 @@ SPECS: dict[str, dict[str, tuple[tuple, bool]]] = {
     # Alpaca-style instruction-tuning example
     "instruction": {"id": (STR, True), "task": (STR, True), "instruction": (STR, True), "input": (STR, True),
                     "output": (STR, True)},
-    # what the LLM is asked; `query` is appended to `input` (pointwise: the shared prefix stays in input)
+    # what the LLM is asked; `query` is appended to `input` (pointwise: the shared prefix stays in input);
+    # `response`: the start of the answer, written for the model, which continues it (the completion's text
+    # begins with it), so a small model answers in the asked format
     "prompt": {"id": (STR, True), "task": (STR, True), "user": (STR, True), "instruction": (STR, True),
-               "input": (STR, True), "query": (OPT_STR, False), "item": (OPT_STR, False),
+               "input": (STR, True), "query": (OPT_STR, False), "response": (OPT_STR, False), "item": (OPT_STR, False),
                "candidates": ((list, type(None)), False), "split": (OPT_STR, False)},
     # what the LLM answered, parsed back to item ids / a rating
     "completion": {"id": (STR, True), "task": (STR, True), "user": (STR, True), "text": (STR, True),

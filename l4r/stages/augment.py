@@ -6,8 +6,10 @@ sequential (4.2.2, P2): for sampled users, the LLM picks the most preferred of `
   never-interacted items; it is inserted at a seeded random position of the training sequence.
   Writes sequence records for every user (augmented or not) for `backbone --sequences`.
 rating (4.2.3, P3): in-context prompts with worked examples ask for each item's missing
-  attributes (movies: director, star; books: genre, pages); writes attribute records
-  {item, attrs} for `backbone --extra`. One LLM call per item, reusable across backbones.
+  attributes (movies: director, star; books: genre, pages); the answer starts written ("Director:")
+  so that even a small model answers in `Field: value` lines. Writes attribute records {item, attrs}
+  for `backbone --extra`. One LLM call per item, reusable across backbones. Reported: how many items
+  got attributes, and how many values repeat a worked example's (a small model copies its examples).
 Reads: a prepared dataset; runs the LLM through l4r.answering (as `l4r llm` does) (resumable: OUT.completions.jsonl),
 or reads `--completions` made elsewhere, or only writes the prompts (`--emit-prompts`).
 Answers that cannot be parsed are counted and produce no augmentation.
@@ -37,6 +39,7 @@ ATTRIBUTES = {
         ("Pride and Prejudice", {"genre": "Romance", "pages": "279"})]),
 }
 UNKNOWN = {"", "unknown", "n/a", "na", "none", "not available", "unavailable", "-", "?"}
+MAX_WORDS = 4   # a name, genre or page count; longer values are prose ("The movie is a classic, ..."), dropped
 
 
 def sample_users(ds, n: int, rng) -> list[str]:
@@ -85,11 +88,18 @@ def attribute_prompts(ds, items):
            f"examples. Write 'unknown' when you do not know.")
     for item in items:
         yield {"id": f"attribute:{item}", "task": "attribute", "user": "", "item": item, "instruction": ins,
-               "input": f"{shots}\n\nTitle: {ds.title(item)}", "fields": fields}
+               "input": f"{shots}\n\nTitle: {ds.title(item)}", "response": f"{fields[0].capitalize()}:",
+               "fields": fields}
+
+
+def example_values(noun: str) -> set[tuple[str, str]]:
+    """(field, value) pairs of the worked examples: an answer repeating one is likely copied."""
+    return {(f, v) for _, attrs in ATTRIBUTES.get(noun, ATTRIBUTES["movie"])[1] for f, v in attrs.items()}
 
 
 def parse_attributes(text: str, fields: list[str]) -> dict[str, str]:
-    """`Field: value` lines -> {field: normalised value}; unknown-like values are dropped."""
+    """`Field: value` lines -> {field: normalised value}; unknown-like values and prose (more than
+    MAX_WORDS words) are dropped."""
     out = {}
     for line in text.splitlines():
         m = re.match(r"^\s*[-*]?\s*([A-Za-z ]+?)\s*[:=]\s*(.+?)\s*$", line)
@@ -99,7 +109,7 @@ def parse_attributes(text: str, fields: list[str]) -> dict[str, str]:
         key = {"lead star": "star", "actor": "star", "lead actor": "star", "page length": "pages",
                "page count": "pages"}.get(key, key)
         value = " ".join(m.group(2).strip().strip(".\"'").split())
-        if key in fields and key not in out and value.lower() not in UNKNOWN:
+        if key in fields and key not in out and value.lower() not in UNKNOWN and len(value.split()) <= MAX_WORDS:
             if key == "pages":
                 digits = re.search(r"\d+", value)
                 if not digits:
@@ -202,5 +212,9 @@ def run(data_dir: Path, out: str, opts: Options) -> int:
     else:
         records = list(to_attributes(done, prompts))
         bad = sum(not r["attrs"] for r in records)
+        copied = example_values((ds.stats.get("nouns") or ["item"])[0])
+        values = [(f, v) for r in records for f, v in r["attrs"].items()]
+        log(f"augment: rating: {len(values)} attribute values; {sum(v in copied for v in values)} repeat a worked "
+            "example's value")
     log(f"augment: {task}: {len(prompts)} prompts, {len(done)} answers, {bad} unusable, {len(records)} records")
     return write_jsonl(out, records)
