@@ -46,3 +46,6 @@ def test_rating_augment_with_a_real_engine_keeps_the_format(prepared, tiny_llm, 
     done = records((tmp_path / "attributes.jsonl.work" / "completions.jsonl").read_text())
     assert len(done) == 2 and all(c["text"].startswith("Director:") for c in done)
     assert len(records(out.read_text())) == 2 and "attribute values" in run.stderr
+    stats = orjson.loads((tmp_path / "attributes.jsonl.stats.json").read_bytes())
+    assert stats["stats"] == "augment" and stats["prompts"] == stats["records"] == 2
+    assert {"unusable", "values", "copied"} <= set(stats)

@@ -73,6 +73,10 @@ def main_cell(root, seed):
         {"stats": "llm", "backend": "hf", "model": "m", "prompts": 75, "status": {"ok": 74, "unparseable": 1},
          "hallucinated": 63, "duplicates": 162, "prompt_tokens": 37593, "completion_tokens": 12000,
          "seconds": 25.0, "usage": {"cost": 0.5}}))
+    (d / "triples.jsonl.work").mkdir()
+    (d / "triples.jsonl.work/completions.jsonl.stats.json").write_text(json.dumps(
+        {"stats": "llm", "prompts": 20, "status": {"ok": 20}, "prompt_tokens": 2000, "seconds": 4.0}))
+    (d / "triples.jsonl.stats.json").write_text(json.dumps({"stats": "augment", "prompts": 20, "unusable": 3}))
     if seed == 0:   # the ablation set and a second round
         metrics(d, "noda", topk(0.15))
         metrics(d, "nopa", topk(0.12))
@@ -193,6 +197,7 @@ def test_ablation_grid_scaling_tail_cost_rounds(exp, capsys):
     assert table_row(cost, "finetune-l4r")[1:3] == ["2", "201.0"]
     assert table_row(cost, "rank-test")[1:4] == ["2", "150", "75186"]
     assert table_row(cost, "rank-test")[-1] == "1.0000"
+    assert table_row(cost, "augment")[1:8] == ["2", "40", "4000", "0", "8.0", "5.00", "6"]   # unusable: augment's
     rounds = section(out, "## Rounds")
     assert table_row(rounds, "2")[1:3] == ["1", "0.1300"]
 

@@ -457,19 +457,30 @@ def stage_table(cells: list[Cell]) -> list[str]:
 LLM_KEYS = ["prompts", "prompt_tokens", "completion_tokens", "seconds", "hallucinated", "duplicates"]
 
 
+def llm_runs(d: Path):
+    """(run name, its LLM stats, how many answers were unusable) for each LLM run of a cell folder: the
+    completions-NAME files, and augment's run (its work folder; unusable from augment's own stats)."""
+    for path in sorted(d.glob("completions-*.stats.json")):
+        s = read_json(path) or {}
+        name = path.name.removeprefix("completions-").split(".jsonl")[0].removesuffix(".stats.json")
+        yield name, s, (s.get("status") or {}).get("unparseable", 0)
+    for path in sorted(d.glob("*.work/completions.jsonl.stats.json")):
+        s = read_json(path) or {}
+        aug = read_json(d / (path.parent.name.removesuffix(".work") + ".stats.json")) or {}
+        yield "augment", s, aug.get("unusable", (s.get("status") or {}).get("unparseable", 0))
+
+
 def llm_totals(cells: list[Cell]) -> dict[str, dict]:
-    """completions file name -> summed counters over cells (and rounds)."""
+    """LLM run name -> summed counters over cells (and rounds)."""
     acc: dict[str, dict] = {}
     for c in cells:
         for d in run_dirs(c):
-            for path in sorted(d.glob("completions-*.stats.json")):
-                s = read_json(path) or {}
-                name = path.name.removeprefix("completions-").split(".jsonl")[0].removesuffix(".stats.json")
+            for name, s, unusable in llm_runs(d):
                 a = acc.setdefault(name, {"files": 0, "unparseable": 0, "cost": None})
                 a["files"] += 1
                 for k in LLM_KEYS:
                     a[k] = a.get(k, 0) + (s.get(k) or 0)
-                a["unparseable"] += (s.get("status") or {}).get("unparseable", 0)
+                a["unparseable"] += unusable
                 cost = (s.get("usage") or {}).get("cost")
                 if cost is not None:
                     a["cost"] = (a["cost"] or 0) + cost
@@ -497,7 +508,8 @@ def cost_section(ctx: Ctx, cells: list[Cell]) -> list[str]:
     for kind in sorted({c.kind for c in cells}, key=lambda k: (k != "main", str(k))):
         group = by_kind(cells, kind)
         out += ["", f"### {kind} cells ({len(group)}): wall seconds per stage, summed over cells", ""]
-        out += stage_table(group) + ["", "LLM runs, summed over cells:", ""] + llm_table(group)
+        out += stage_table(group) + ["", "LLM runs, summed over cells (augment: the data augmentation's run; its "
+                                     "unparseable answers are those that gave no augmentation):", ""] + llm_table(group)
     return out
 
 

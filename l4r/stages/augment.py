@@ -12,10 +12,13 @@ rating (4.2.3, P3): in-context prompts with worked examples ask for each item's 
   got attributes, and how many values repeat a worked example's (a small model copies its examples).
 Reads: a prepared dataset; runs the LLM through l4r.answering (as `l4r llm` does) (resumable: OUT.completions.jsonl),
 or reads `--completions` made elsewhere, or only writes the prompts (`--emit-prompts`).
-Answers that cannot be parsed are counted and produce no augmentation.
+Answers that cannot be parsed are counted and produce no augmentation; the counts go to stderr and,
+with an output file, to OUT.stats.json ({"stats": "augment", prompts, answers, unusable, records;
+rating also values, copied}).
 """
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass, field
@@ -24,7 +27,7 @@ from pathlib import Path
 from .. import data as datamod
 from ..data import unseen
 from ..errors import UsageError
-from ..io import log, read_jsonl, write_jsonl
+from ..io import log, read_jsonl, write_jsonl, write_text
 from ..prompts import ANSWERS, Templates
 from ..seeding import rng as seeded
 
@@ -204,17 +207,24 @@ def run(data_dir: Path, out: str, opts: Options) -> int:
                           answering.Options(backend=opts.backend, model=opts.model, batch_size=opts.batch_size,
                                             engine=opts.engine))
     done = list(read_jsonl(completions, "completion"))
-    bad = sum(c["status"] != "ok" for c in done)
+    stats = {"stats": "augment", "task": task, "prompts": len(prompts), "answers": len(done),
+             "unusable": sum(c["status"] != "ok" for c in done)}
     if task == "direct":
         records = list(to_triples(done, prompts))
     elif task == "sequential":
         records = list(to_sequences(ds, done, opts.seed))
     else:
         records = list(to_attributes(done, prompts))
-        bad = sum(not r["attrs"] for r in records)
         copied = example_values((ds.stats.get("nouns") or ["item"])[0])
         values = [(f, v) for r in records for f, v in r["attrs"].items()]
-        log(f"augment: rating: {len(values)} attribute values; {sum(v in copied for v in values)} repeat a worked "
+        stats.update(unusable=sum(not r["attrs"] for r in records), values=len(values),
+                     copied=sum(v in copied for v in values))
+        log(f"augment: rating: {stats['values']} attribute values; {stats['copied']} repeat a worked "
             "example's value")
-    log(f"augment: {task}: {len(prompts)} prompts, {len(done)} answers, {bad} unusable, {len(records)} records")
-    return write_jsonl(out, records)
+    stats["records"] = len(records)
+    log(f"augment: {task}: {len(prompts)} prompts, {len(done)} answers, {stats['unusable']} unusable, "
+        f"{len(records)} records")
+    n = write_jsonl(out, records)
+    if str(out) != "-":
+        write_text(Path(str(out) + ".stats.json"), json.dumps(stats, indent=1))
+    return n
