@@ -27,15 +27,15 @@ def test_rating_augment_parses_and_counts_copied_values(prepared, tmp_path):
     prompts = records(l4r("augment", "--task", "rating", "--data", prepared, "--items", "3", "--emit-prompts",
                        "-o", "-").stdout)
     assert len(prompts) == 3 and all(p["response"] == "Director:" for p in prompts)
-    answers = [" Joel Coen\nStar: Someone New", " unknown\nStar: unknown", " The movie is a classic, and the director is"]
+    answers = [" Joel Coen\nStar: Tom Hanks", " unknown\nStar: unknown", " The movie is a classic, and the director is"]
     done = tmp_path / "completions.jsonl"
     done.write_text("".join(orjson.dumps({"id": p["id"], "task": "attribute", "user": "", "item": p["item"],
                                           "text": p["response"] + a, "status": "ok"}).decode() + "\n"
                             for p, a in zip(prompts, answers)))
     run = l4r("augment", "--task", "rating", "--data", prepared, "--items", "3", "--completions", done, "-o", "-")
     attrs = [r["attrs"] for r in records(run.stdout)]
-    assert attrs == [{"director": "Joel Coen", "star": "Someone New"}, {}, {}]
-    assert "2 attribute values; 1 repeat a worked example's value" in run.stderr   # Joel Coen: Fargo's shot
+    assert attrs == [{"director": "Joel Coen", "star": "Tom Hanks"}, {}, {}]
+    assert "2 attribute values; 2 repeat a worked example's value" in run.stderr   # Fargo's and Toy Story's
     assert "3 prompts, 3 answers, 2 unusable, 3 records" in run.stderr
 
 

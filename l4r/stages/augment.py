@@ -95,9 +95,9 @@ def attribute_prompts(ds, items):
                "fields": fields}
 
 
-def example_values(noun: str) -> set[tuple[str, str]]:
-    """(field, value) pairs of the worked examples: an answer repeating one is likely copied."""
-    return {(f, v) for _, attrs in ATTRIBUTES.get(noun, ATTRIBUTES["movie"])[1] for f, v in attrs.items()}
+def example_values(noun: str) -> set[str]:
+    """The worked examples' values (any field): an answer repeating one is likely copied."""
+    return {v for _, attrs in ATTRIBUTES.get(noun, ATTRIBUTES["movie"])[1] for v in attrs.values()}
 
 
 def parse_attributes(text: str, fields: list[str]) -> dict[str, str]:
@@ -216,7 +216,7 @@ def run(data_dir: Path, out: str, opts: Options) -> int:
     else:
         records = list(to_attributes(done, prompts))
         copied = example_values((ds.stats.get("nouns") or ["item"])[0])
-        values = [(f, v) for r in records for f, v in r["attrs"].items()]
+        values = [v for r in records for v in r["attrs"].values()]
         stats.update(unusable=sum(not r["attrs"] for r in records), values=len(values),
                      copied=sum(v in copied for v in values))
         log(f"augment: rating: {stats['values']} attribute values; {stats['copied']} repeat a worked "
