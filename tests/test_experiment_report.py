@@ -37,6 +37,7 @@ def per_user(d, name, fields: dict):
 def cell(root, path, **meta):
     d = root / path
     d.mkdir(parents=True)
+    (d / "cell.done").touch()
     (d / "cell.json").write_text(json.dumps({"backbone": "mf", "seed": 0, "llm": "smollm2", "instructions": 40,
                                              "dataset": "ml-100k", "rounds": 1, **meta}))
     return d
@@ -139,7 +140,19 @@ def test_every_section_has_numbers(exp, capsys):
     for title in SECTIONS[1:]:
         assert re.search(r"\d\.\d{4}", section(out, title)), title
     assert "7 cells (3 main, 2 scale-ins, 2 scale-llm)" in out
-    assert "seeds: 0, 1" in out
+    assert "seeds: 0, 1" in out and "unfinished" not in out
+
+
+def test_unfinished_cells_are_left_out(exp, capsys):
+    """A cell still running (cell.json, some metrics, no cell.done) never enters the means."""
+    before = run(capsys, ["--dir", str(exp), "--dataset", "ml-100k", "--no-plots"])
+    d = exp / "main/direct/mf/seed2"
+    d.mkdir()
+    (d / "cell.json").write_text(json.dumps({"kind": "main", "task": "direct", "backbone": "mf", "seed": 2}))
+    metrics(d, "base", topk(0.9))
+    out = run(capsys, ["--dir", str(exp), "--dataset", "ml-100k", "--no-plots"])
+    assert "Left out, unfinished (no cell.done): main/direct/mf/seed2." in out
+    assert out.replace("\nLeft out, unfinished (no cell.done): main/direct/mf/seed2.", "") == before
 
 
 def test_headline_first(exp, capsys):

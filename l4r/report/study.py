@@ -2,8 +2,9 @@
 
     l4r report --study --dir out/ml-100k/exp --dataset ml-100k > out/ml-100k/report.md
 
-Reads every cell folder under --dir (a folder holding cell.json: {"kind": main|scale-llm|scale-ins,
-"task", "backbone", "seed", "llm", "instructions", ...}) and in it, each only if present:
+Reads every finished cell folder under --dir (a folder holding cell.json: {"kind": main|scale-llm|scale-ins,
+"task", "backbone", "seed", "llm", "instructions", ...}, and cell.done; unfinished cells are named and
+left out) and in it, each only if present:
 metrics-{base,ift,l4r}.jsonl (test metric records; rating also -greedy), the ablation's
 metrics-{noda,nopa,uniform}.jsonl, per-user-*.jsonl (paired t-test), grid-l4r.jsonl and selected-l4r.json
 (alpha1 x alpha2 search), timings.jsonl, completions-*.jsonl.stats.json (LLM runs) and
@@ -67,8 +68,12 @@ def read_json(path: Path) -> dict | None:
     return rec
 
 
-def load_cells(root: Path) -> list[Cell]:
-    return [Cell(p.parent, read_json(p)) for p in sorted(root.rglob("cell.json")) if not ROUND.fullmatch(p.parent.name)]
+def load_cells(root: Path) -> tuple[list[Cell], list[Path]]:
+    """The finished cells (cell.json and cell.done) and the folders of unfinished ones (no cell.done yet:
+    left out, so a report read while the study runs never mixes a half-run cell into the means)."""
+    found = [p.parent for p in sorted(root.rglob("cell.json")) if not ROUND.fullmatch(p.parent.name)]
+    done = [Cell(d, read_json(d / "cell.json")) for d in found if (d / "cell.done").exists()]
+    return done, [d for d in found if not (d / "cell.done").exists()]
 
 
 def metrics_of(d: Path, name: str) -> dict[str, float]:
@@ -631,8 +636,11 @@ def report(root: Path, opts: Options) -> str:
         raise UsageError(f"{root}: no such experiment folder (run `make experiment` first)")
     ctx = Ctx(opts.dataset, Path(opts.figures or root / "figures"), Path(opts.report_dir or root.parent),
               pyplot() if opts.plots else None, noted=not opts.plots)
-    cells = load_cells(root)
-    out = summary(ctx, cells) + [""] + headline(ctx, cells) + reading(opts.notes)
+    cells, unfinished = load_cells(root)
+    out = summary(ctx, cells)
+    if unfinished:
+        out.append(f"Left out, unfinished (no cell.done): {', '.join(str(d.relative_to(root)) for d in unfinished)}.")
+    out += [""] + headline(ctx, cells) + reading(opts.notes)
     for section in SECTIONS:
         out += [""] + section(ctx, cells)
     return "\n".join(out) + "\n"
