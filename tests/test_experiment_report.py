@@ -203,6 +203,7 @@ def test_ablation_grid_scaling_tail_cost_rounds(exp, capsys):
     # ordered by the size in the name; the main cells (smollm2, 40 instructions) add a point to each series
     assert scale.index("| SmolLM2-70M |") < scale.index("| smollm2 |") < scale.index("| Qwen-1.5B |")
     assert scale.index("| 20 |") < scale.index("| 40 |") < scale.index("| 80 |")   # 40: the main cells' point
+    assert table_row(scale, "40")[1:3] == ["1", "0.0500"]   # seed 0's main cell only (scale cells run seed 0)
     tail = section(out, "## Long tail")
     assert table_row(tail, "q1 (N<=20)")[1:5] == ["2", "0.1200", "0.0600", "0.2200"]
     assert table_row(tail, "q2 (N<=80)")[2] == "0.1300"

@@ -351,11 +351,12 @@ def llm_size(name: str) -> tuple:
 
 
 def scale_points(cells: list[Cell], main: list[Cell], axis: str) -> dict:
-    """x -> cells; main cells of the same task and backbone add their point where the held variable matches."""
+    """x -> cells; main cells of the same task and backbone add their point where the held variable and
+    the seed match (scale cells run one seed: a point averaged over other seeds would not compare)."""
     held = "instructions" if axis == "llm" else "llm"
-    fixed = {getattr(c, held) for c in cells}
+    fixed, seeds = {getattr(c, held) for c in cells}, {c.seed for c in cells}
     points = groups_of(cells, axis)
-    for x, cs in groups_of([c for c in main if getattr(c, held) in fixed], axis).items():
+    for x, cs in groups_of([c for c in main if getattr(c, held) in fixed and c.seed in seeds], axis).items():
         points.setdefault(x, cs)
     order = llm_size if axis == "llm" else number
     return {k[0]: points[k] for k in sorted(points, key=lambda k: order(k[0]))}
@@ -384,8 +385,8 @@ def scaling_section(ctx: Ctx, cells: list[Cell]) -> list[str]:
     main = by_kind(cells, "main")
     for kind, axis, label in (("scale-llm", "llm", "Figure 4: LLM size"), ("scale-ins", "instructions",
                                                                           "Figure 5: instructions")):
-        out += ["", f"{label} (test split, mean over seeds; a main cell adds its point where the other "
-                "variable matches)."]
+        out += ["", f"{label} (test split, mean over seeds; the main cells add their point where the "
+                "other variable and the seed match)."]
         groups = sorted_groups(by_kind(cells, kind), "task", "backbone")
         if not groups:
             out += not_run(kind)
