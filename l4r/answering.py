@@ -108,10 +108,12 @@ def how(prompt: dict, answer: str) -> str:
 
 
 def generated(prompt: dict, a) -> dict:
-    """The completion of a generated answer; its text begins with the prompt's `response` (the model continued it)."""
+    """The completion of a generated answer; its text begins with the prompt's `response` (the model continued
+    it; a chat engine that sees the response inside the user message may restate it, then it is not doubled)."""
     if a.extra.get("error"):
         return failed(prompt, a.extra["error"])
-    text = (prompt.get("response") or "") + a.text
+    start = prompt.get("response") or ""
+    text = a.text.lstrip() if start and a.text.lstrip().startswith(start.strip()) else start + a.text
     return completion(prompt, text, {**parse_answer(prompt, text), "prompt_tokens": a.prompt_tokens,
                                      "completion_tokens": a.completion_tokens})
 

@@ -21,6 +21,8 @@ def test_response_is_written_for_the_model_and_kept_in_the_answer():
     assert rec["text"].startswith("Director: George Lucas") and rec["status"] == "ok"
     assert parse_attributes(rec["text"], prompt["fields"]) == {"director": "George Lucas", "star": "Mark Hamill"}
     assert "".join(render_prompt({**prompt, "response": None})).endswith("### Response:\n")
+    restated = generated(prompt, Answer("Director: George Lucas\nStar: Mark Hamill"))   # a chat engine's reply
+    assert restated["text"] == "Director: George Lucas\nStar: Mark Hamill"
 
 
 def test_rating_augment_parses_and_counts_copied_values(prepared, tmp_path):
