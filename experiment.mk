@@ -71,7 +71,10 @@ study:  ## the CPU-sized study (make experiment, STUDY_DATASET settings): restor
 experiment: $(REPORT)  ## the paper's study: every TASKS x backbone x SEEDS cell, ablations, scaling -> report.md
 	@echo "wrote $(REPORT)" >&2
 
-$(REPORT): $(foreach c,$(MAIN_CELLS) $(SCALE_CELLS),$(E)/$(c)/cell.done) $(NOTES)
+# remade on every run (it takes seconds): the Makefile's .SECONDARY makes a missing cell.done an intermediate
+# file, which make would not build while an existing report looks newer than the data (FORCE prevents that)
+.PHONY: FORCE
+$(REPORT): $(foreach c,$(MAIN_CELLS) $(SCALE_CELLS),$(E)/$(c)/cell.done) $(NOTES) FORCE
 	$(L4R) report --study --dir $(E) --dataset $(DATASET) --figures $(FIGURES) --report-dir $(dir $@) \
 	  $(if $(NOTES),--notes $(NOTES)) > $@.tmp
 	mv $@.tmp $@

@@ -69,6 +69,11 @@ def test_make_experiment_writes_every_section(raw_tiny, tiny_llm, tmp_path):
     # resumable: a second run finds every cell done
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "finetune" not in again.stderr and "cell" not in again.stdout
+    # a missing cell is made even when the report already exists and looks newer (here: restored from KEEP)
+    (cell / "cell.done").unlink()
+    (out / "report.md").touch()
+    missing = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 0 and "restored" in missing.stderr and (cell / "cell.done").exists()
     # kept: the report's inputs only (no models, data, prompts or completions); a fresh OUT restores them
     names = {p.name for p in kept.rglob("*") if p.is_file()}
     assert "metrics-l4r.jsonl" in names and "grid-l4r.jsonl" in names and "timings.jsonl" in names
