@@ -72,9 +72,10 @@ experiment: $(REPORT)  ## the paper's study: every TASKS x backbone x SEEDS cell
 	@echo "wrote $(REPORT)" >&2
 
 # remade on every run (it takes seconds): the Makefile's .SECONDARY makes a missing cell.done an intermediate
-# file, which make would not build while an existing report looks newer than the data (FORCE prevents that)
-.PHONY: FORCE
-$(REPORT): $(foreach c,$(MAIN_CELLS) $(SCALE_CELLS),$(E)/$(c)/cell.done) $(NOTES) FORCE
+# file, which make would not build while an existing report looks newer than the data (`always` prevents that)
+.PHONY: always
+always:  ## (internal) a prerequisite that is always remade
+$(REPORT): $(foreach c,$(MAIN_CELLS) $(SCALE_CELLS),$(E)/$(c)/cell.done) $(NOTES) always
 	$(L4R) report --study --dir $(E) --dataset $(DATASET) --figures $(FIGURES) --report-dir $(dir $@) \
 	  $(if $(NOTES),--notes $(NOTES)) > $@.tmp
 	mv $@.tmp $@
