@@ -71,9 +71,14 @@ def read_json(path: Path) -> dict | None:
 def load_cells(root: Path) -> tuple[list[Cell], list[Path]]:
     """The finished cells (cell.json and cell.done) and the folders of unfinished ones (no cell.done yet:
     left out, so a report read while the study runs never mixes a half-run cell into the means)."""
-    found = [p.parent for p in sorted(root.rglob("cell.json")) if not ROUND.fullmatch(p.parent.name)]
-    done = [Cell(d, read_json(d / "cell.json")) for d in found if (d / "cell.done").exists()]
-    return done, [d for d in found if not (d / "cell.done").exists()]
+    done, unfinished = [], []
+    for p in sorted(root.rglob("cell.json")):
+        if not ROUND.fullmatch(p.parent.name):
+            if (p.parent / "cell.done").exists():
+                done.append(Cell(p.parent, read_json(p)))
+            else:
+                unfinished.append(p.parent)
+    return done, unfinished
 
 
 def metrics_of(d: Path, name: str) -> dict[str, float]:

@@ -215,10 +215,10 @@ def run(data_dir: Path, out: str, opts: Options) -> int:
         records = list(to_sequences(ds, done, opts.seed))
     else:
         records = list(to_attributes(done, prompts))
-        copied = example_values((ds.stats.get("nouns") or ["item"])[0])
+        examples = example_values((ds.stats.get("nouns") or ["item"])[0])
         values = [v for r in records for v in r["attrs"].values()]
         stats.update(unusable=sum(not r["attrs"] for r in records), values=len(values),
-                     copied=sum(v in copied for v in values))
+                     copied=sum(v in examples for v in values))
         log(f"augment: rating: {stats['values']} attribute values; {stats['copied']} repeat a worked "
             "example's value")
     stats["records"] = len(records)
