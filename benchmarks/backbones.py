@@ -18,6 +18,9 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's l4r, installed or not
 
 MODELS = ["mf", "lightgcn", "mixgcf", "sgl", "sasrec", "bert4rec", "cl4srec"]
 

@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's l4r, installed or not
+
 HERE = Path(__file__).resolve().parent
 INPUTS = HERE / "gpu_inputs"
 SPEC_PEAK = {"cuda": 989e12}  # H200 SXM dense bf16; CPU: none, only the measured fp32 matmul peak
@@ -142,7 +144,6 @@ def shared_prefix_tokens(prompts: Path, done: set, model: Path) -> int:
     """Tokens a shared-prefix scorer reads for the answered pointwise prompts: each prefix once, then every suffix."""
     from transformers import AutoTokenizer
 
-    sys.path.insert(0, str(HERE.parent))
     from l4r.io import read_jsonl
     from l4r.prompts import render_prompt
 

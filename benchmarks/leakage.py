@@ -14,6 +14,10 @@ for training instructions (before: full-train model; after: without the last ite
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's l4r, installed or not
 
 
 def where(ranked: dict[int, list[int]], target) -> tuple[int, int, float | None]:

@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's l4r, installed or not
+
 CASES = [  # (label, dataset, folder under --raw-root, wall-time bar in s)
     ("ML-100K", "ml-100k", "ml-100k", 3),
     ("ML-1M (first half of ratings.dat)", "ml-1m", "ml-1m-partial", 15),

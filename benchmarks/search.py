@@ -24,6 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's l4r, installed or not
+
 HERE = Path(__file__).resolve().parent
 RATING = {"deepfm", "nfm", "dcn", "afm", "xdeepfm", "autoint"}
 KEEP = ("valid_ndcg10", "valid_rmse", "epochs", "best_epoch", "seconds", "s_to_best")
