@@ -1,7 +1,8 @@
 """The tables of docs/backbones.md, from the result files in results/<dataset>/backbones/.
 
 Reads: times.jsonl (benchmarks/peer_times.sh: l4r and RecBole runs back to back), report-<model>.jsonl
-(benchmarks/search.py --test: a chosen setting over seeds, validation and test) and recbole.jsonl
+(benchmarks/search.py --test: a chosen setting over seeds, validation and test; these ran with
+patience 10, report-<model>-patience<P>.jsonl with --patience P) and recbole.jsonl
 (benchmarks/recbole_peer.py over seeds). Writes markdown on stdout:
 - time to the best validation epoch, l4r beside RecBole (seconds; RecBole's with an epoch cap is a
   lower bound, marked >=, valid only while its last epoch was its best so far, which is checked);
@@ -84,9 +85,9 @@ def quality_table(folder: Path) -> str:
         rows = read(path)
         name = path.stem.removeprefix("report-")
         if rows and "test_rmse" in rows[0]:
-            rating.append(f"| {name} | {len(rows)} | " + " | ".join(cell(rows, k) for k in rkeys) + f" | {paper(name, dataset)} |")
+            rating.append(f"| {name} | {len(rows)} | " + " | ".join(cell(rows, k) for k in rkeys) + f" | {paper(name.split('-patience')[0], dataset)} |")
         elif rows:
-            lines.append(f"| {name} | {len(rows)} | " + " | ".join(cell(rows, k) for k in keys) + f" | {paper(name, dataset)} |")
+            lines.append(f"| {name} | {len(rows)} | " + " | ".join(cell(rows, k) for k in keys) + f" | {paper(name.split('-patience')[0], dataset)} |")
     peers: dict[str, list[dict]] = {}
     for r in read(folder / "recbole.jsonl"):
         peers.setdefault(r["model"], []).append(r)

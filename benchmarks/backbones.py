@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's l4r, installed or not
+from l4r.models import PATIENCE  # noqa: E402
 
 MODELS = ["mf", "lightgcn", "mixgcf", "sgl", "sasrec", "bert4rec", "cl4srec"]
 
@@ -92,7 +93,7 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated backbones")
     ap.add_argument("--hp", action="append", default=[], help="model:key=value override (repeatable)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--patience", type=int, default=10)
+    ap.add_argument("--patience", type=int, default=PATIENCE)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads per model (on a shared machine 1 avoids OpenMP contention)")
     ap.add_argument("--json", help="also write the results here (JSON list)")

@@ -7,6 +7,8 @@ A search keeps validation numbers only: the test split is never read into its re
 here can choose on test. `--test` is the report mode for a setting already chosen: the same runs,
 test metrics kept too (top-k HR@5 / NDCG@5, rating RMSE / MAE), written to their own file. One JSON line per (setting, seed) is appended to
 --out as soon as it finishes, and a rerun skips the lines already there (a search resumes).
+Each line keeps its validation curve (`curve`: [seconds, value] after every epoch), from which
+benchmarks/patience.py replays early stopping at any smaller patience.
 Prints a table: setting, validation metric mean ± std over seeds (top-k: NDCG@10, higher is better;
 rating: RMSE, lower is better), epochs to the best validation, seconds to it; the best row is marked.
 
@@ -25,10 +27,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's l4r, installed or not
+from l4r.models import PATIENCE  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RATING = {"deepfm", "nfm", "dcn", "afm", "xdeepfm", "autoint"}
-KEEP = ("valid_ndcg10", "valid_rmse", "epochs", "best_epoch", "seconds", "s_to_best")
+KEEP = ("valid_ndcg10", "valid_rmse", "epochs", "best_epoch", "seconds", "s_to_best", "curve")
 TEST = ("test_hr5", "test_ndcg5", "test_hr10", "test_ndcg10", "test_rmse", "test_mae")
 
 
@@ -58,7 +61,17 @@ def rating_worker(model: str, data: str, pairs: list[str], seed: int, patience: 
     best = t.info["best_epoch"]
     return {"valid_rmse": t.info["best_valid_rmse"], "test_rmse": scores["test"][0], "test_mae": scores["test"][1], "epochs": t.info["epochs"], "best_epoch": best,
             "seconds": round(t.seconds, 2),
-            "s_to_best": round(sum(h["seconds"] for h in t.info["history"] if h["epoch"] <= best), 2)}
+            "s_to_best": round(sum(h["seconds"] for h in t.info["history"] if h["epoch"] <= best), 2),
+            "curve": curve(t.info["history"], "valid_rmse")}
+
+
+def curve(history: list[dict], key: str) -> list[list[float]]:
+    """[[seconds since the start, validation value], ...] at the end of every epoch (benchmarks/patience.py)."""
+    out, total = [], 0.0
+    for h in history:
+        total += h["seconds"]
+        out.append([round(total, 2), round(h[key], 6)])
+    return out
 
 
 def run_one(model: str, data: str, hp: dict[str, str], seed: int, patience: int, test: bool) -> dict:
@@ -109,7 +122,7 @@ def main() -> None:
     ap.add_argument("--model", required=True)
     ap.add_argument("--grid", action="append", default=[], help="key=v1,v2,... (repeatable; the product is searched)")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--patience", type=int, default=10)
+    ap.add_argument("--patience", type=int, default=PATIENCE)
     ap.add_argument("--out", required=True, help="JSONL of (setting, seed) results; resumed")
     ap.add_argument("--test", action="store_true", help="report mode: keep test metrics too (for a chosen setting)")
     ap.add_argument("--rating-worker", action="store_true", help=argparse.SUPPRESS)

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from .errors import L4RError
+from .models import PATIENCE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="l4r: Llama4Rec (LLM-augmented recommendation) as JSONL stages. "
@@ -105,7 +106,7 @@ def backbone(model: str = typer.Option("mf", "--model", "-m", help="mf, lightgcn
                                                   "or attribute records (rating)"),
              sequences: Optional[Path] = typer.Option(None, help="sequence records replacing training sequences"),
              load: Optional[Path] = typer.Option(None, help="load this checkpoint instead of training"),
-             patience: int = typer.Option(10, help="early stopping: evaluations without validation gain"),
+             patience: int = typer.Option(PATIENCE, help="early stopping: validation evaluations in a row without a new best"),
              threads: int = typer.Option(1, help="torch CPU threads"),
              refit: bool = typer.Option(True, "--refit/--no-refit", help="top-k: serve the test split from a model "
                                         "retrained on train + valid for the validation-selected epochs")):

@@ -15,7 +15,7 @@ import torch
 from l4r import data as datamod
 from l4r.errors import DataError
 from l4r.io import read_jsonl
-from l4r.models import MODELS, load_class, rating
+from l4r.models import MODELS, PATIENCE, load_class, rating
 from l4r.stages import backbone
 from raw_fixtures import root
 
@@ -159,5 +159,5 @@ def test_cli_backbone_writes_predictions(tmp_path):
     emb = list(read_jsonl(out / "embeddings.jsonl", "embedding"))
     assert len(emb) == 20 and all(len(e["vector"]) == 6 for e in emb)
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["epochs"] == 3 and meta["hp"]["dim"] == 6 and "aug:star" in meta["fields"]
+    assert meta["epochs"] == 3 and meta["hp"]["dim"] == 6 and meta["patience"] == PATIENCE and "aug:star" in meta["fields"]
     assert (out / "model.pt").exists()

@@ -6,6 +6,7 @@ import pytest
 
 from conftest import l4r
 from l4r import data as datamod
+from l4r.models import PATIENCE
 
 
 def records(text_or_path):
@@ -185,7 +186,7 @@ def test_refit_serves_test_from_a_model_trained_on_train_and_valid(prepared, tmp
     out = tmp_path / "mf"
     l4r("backbone", "--model", "mf", "--data", prepared, "--out", out, "--hp", "epochs=6", "--hp", "dim=8", "--refit")
     meta = json.loads((out / "meta.json").read_text())
-    assert 1 <= meta["refit_epochs"] <= 6
+    assert 1 <= meta["refit_epochs"] <= 6 and meta["patience"] == PATIENCE
     ds = datamod.load(prepared)
     for rec in records(out / "candidates.jsonl"):
         seen = {e["item"] for e in ds.history(rec["user"], rec["split"])}

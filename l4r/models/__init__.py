@@ -3,6 +3,10 @@
 Top-k families share l4r.models.topk (sampling, training, early stopping, ranking);
 rating models share l4r.models.rating.
 """
+# early stopping, one rule for every model (docs/backbones.md): training stops after PATIENCE validation
+# evaluations in a row without a new best (top-k: higher NDCG@10; rating: RMSE lower by more than 1e-5)
+PATIENCE = 20  # 10 stopped SASRec, MF and LightGCN on plateaus (docs/backbones.md, "Patience")
+
 MODELS = {
     "mf": ("l4r.models.mf", "MF", "direct"),
     "lightgcn": ("l4r.models.lightgcn", "LightGCN", "direct"),

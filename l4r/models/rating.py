@@ -36,6 +36,7 @@ from .. import data as datamod
 from ..errors import DataError, UsageError
 from ..io import log, read_jsonl
 from ..seeding import seed_all
+from . import PATIENCE
 
 MISSING = {"", "unknown", "n/a", "na", "none", "null", "nan", "-", "?", "not available"}
 AGE_EDGES = [18, 25, 35, 45, 50, 56]                      # MovieLens-1M age groups
@@ -367,7 +368,7 @@ def predict(model, x: torch.Tensor, lo: float, hi: float, chunk: int = 8192) -> 
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
 
-def fit(model, x, y, xv, yv, hp: dict, lo: float, hi: float, seed: int = 0, patience: int = 10) -> dict:
+def fit(model, x, y, xv, yv, hp: dict, lo: float, hi: float, seed: int = 0, patience: int = PATIENCE) -> dict:
     """Adam on MSE (+ l2 * the batch's mean squared norm of embeddings and first-order weights); keep the weights with the
     best validation RMSE; stop after `patience` epochs without a gain."""
     gen = torch.Generator().manual_seed(seed)
@@ -445,7 +446,7 @@ class Trained:
 
 
 def train(model_name: str, ds, seed: int = 0, hp: dict | None = None, aug: dict | None = None, load=None,
-          patience: int = 10, held_out: bool = True) -> Trained:
+          patience: int = PATIENCE, held_out: bool = True) -> Trained:
     """Train a rating model on `ds` (a l4r.data.Dataset with numeric ratings), or load a checkpoint;
     `held_out` also trains the train-split model (without each user's last rating) that predicts it."""
     from . import load_class

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..io import log
+from . import PATIENCE
 
 
 @dataclass
@@ -205,7 +206,7 @@ def _malloc_trim():
         return None
 
 
-def fit(model, data: TopKData, hp: dict, seed: int = 0, patience: int = 10, eval_every: int = 1) -> dict:
+def fit(model, data: TopKData, hp: dict, seed: int = 0, patience: int = PATIENCE, eval_every: int = 1) -> dict:
     """Train with Adam; keep the weights of the best validation NDCG@10; stop after `patience` evals."""
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(model.parameters(), lr=hp["lr"], weight_decay=hp.get("weight_decay", 0.0))

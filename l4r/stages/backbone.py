@@ -19,7 +19,7 @@ from .. import data as datamod
 from ..data import SPLITS
 from ..errors import DataError, UsageError
 from ..io import atomic_path, log, read_jsonl, save_torch, write_jsonl
-from ..models import family, load_class
+from ..models import PATIENCE, family, load_class
 from ..seeding import seed_all
 
 
@@ -102,7 +102,7 @@ class Options:
     extra: Path | None = None
     sequences: Path | None = None
     load: Path | None = None
-    patience: int = 10
+    patience: int = PATIENCE
     threads: int = 1
     refit: bool = False
 
@@ -158,7 +158,7 @@ def run(model_name: str, data_dir: Path, out: Path, opts: Options = Options()) -
     write_jsonl(out / "embeddings.jsonl", ({"user": u, "vector": vectors[i].round(6).tolist()}
                                            for i, u in enumerate(ds.user_ids)))
     save_torch(test_model.state_dict(), out / "model.pt")
-    meta = {"model": model_name, "hp": params, "seed": seed, "k": k, "extra_triples": len(triples),
+    meta = {"model": model_name, "hp": params, "seed": seed, "patience": patience, "k": k, "extra_triples": len(triples),
             "augmented_sequences": bool(seqs), "train_seconds": round(seconds, 2), "valid10": metrics["valid"],
             **train_info}
     with atomic_path(out / "meta.json") as tmp:
@@ -202,7 +202,7 @@ def run_rating(model_name, data_dir, out, seed, hp, attrs, load, patience) -> di
     write_jsonl(out / "predictions.jsonl", records)
     write_jsonl(out / "embeddings.jsonl", rating.embedding_records(t.model, t.enc, ds))
     save_torch(rating.checkpoint(t), out / "model.pt")
-    meta = {"model": model_name, "family": "rating", "hp": t.params, "seed": seed,
+    meta = {"model": model_name, "family": "rating", "hp": t.params, "seed": seed, "patience": patience,
             "fields": [f["name"] for f in t.enc.fields], "attributes": str(attrs) if attrs else None,
             "rating_range": list(t.bounds), "valid_rmse": scores["valid"][0], "valid_mae": scores["valid"][1],
             "test_rmse": scores["test"][0], "test_mae": scores["test"][1], "train_seconds": round(t.seconds, 2),
