@@ -76,7 +76,7 @@ def paper(name: str, dataset: str) -> str:
 
 
 def quality_table(folder: Path) -> str:
-    dataset = folder.parent.name
+    dataset = folder.parent.name.removesuffix("-half")  # a partial copy: the paper's rows are the full data's
     keys = ["valid_ndcg10", "test_hr5", "test_ndcg5", "test_hr10", "test_ndcg10"]
     rkeys = ["valid_rmse", "test_rmse", "test_mae"]
     lines = ["| model | seeds | " + " | ".join(keys) + " | paper Base H@5 / N@5 |", "|---|---|" + "---|" * (len(keys) + 1)]
