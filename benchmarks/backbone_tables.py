@@ -84,10 +84,11 @@ def quality_table(folder: Path) -> str:
     for path in sorted(folder.glob("report-*.jsonl")):
         rows = read(path)
         name = path.stem.removeprefix("report-")
+        base = name.split("-patience")[0]  # report-<model>-patience<P>: the same model at another patience
         if rows and "test_rmse" in rows[0]:
-            rating.append(f"| {name} | {len(rows)} | " + " | ".join(cell(rows, k) for k in rkeys) + f" | {paper(name.split('-patience')[0], dataset)} |")
+            rating.append(f"| {name} | {len(rows)} | " + " | ".join(cell(rows, k) for k in rkeys) + f" | {paper(base, dataset)} |")
         elif rows:
-            lines.append(f"| {name} | {len(rows)} | " + " | ".join(cell(rows, k) for k in keys) + f" | {paper(name.split('-patience')[0], dataset)} |")
+            lines.append(f"| {name} | {len(rows)} | " + " | ".join(cell(rows, k) for k in keys) + f" | {paper(base, dataset)} |")
     peers: dict[str, list[dict]] = {}
     for r in read(folder / "recbole.jsonl"):
         peers.setdefault(r["model"], []).append(r)

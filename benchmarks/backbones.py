@@ -68,12 +68,13 @@ def worker(model_name: str, data_dir: str, hp_pairs: list[str], seed: int, patie
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def curve(history: list[dict]) -> list[list[float]]:
-    """[[seconds since the start, validation NDCG@10], ...] at the end of every evaluated epoch."""
+def curve(history: list[dict], key: str = "valid_ndcg10") -> list[list[float]]:
+    """[[seconds since the start, validation value], ...] at the end of every evaluated epoch
+    (benchmarks/patience.py replays early stopping on it)."""
     out, total = [], 0.0
     for h in history:
         total += h["seconds"]
-        out.append([round(total, 2), round(h["valid_ndcg10"], 5)])
+        out.append([round(total, 2), round(h[key], 6)])
     return out
 
 

@@ -4,8 +4,8 @@ Reads: search.py JSONL rows with a `curve` ([seconds, validation value] after ev
 NDCG@10, higher is better; rating RMSE, lower is better), typically a report run with a long
 `--patience`. Training is deterministic under its seed, so the first epochs of a run with patience
 P_long are exactly the run with any P <= P_long: replaying the curve with P gives that run's best
-epoch, its validation value and the epochs it trains, without training again. (The replay is exact up
-to the curve's rounding: 5-6 decimals; ties keep the earlier epoch, as l4r's rule does.)
+epoch, its validation value and the epochs it trains, without training again. The rule replayed is
+l4r's own (l4r.models.EarlyStopping); the replay is exact up to the curve's rounding (6 decimals).
 Prints one row per (model, P): mean best validation value, mean best epoch, mean epochs trained,
 mean seconds trained, and in how many runs P found the longest patience's best.
 
@@ -16,21 +16,22 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
-RATING_TOL = 1e-5  # l4r.models.rating: a new best RMSE must be lower by more than this
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's l4r, installed or not
+from l4r.models import RMSE_MIN_GAIN, EarlyStopping  # noqa: E402
 
 
 def replay(curve: list[list[float]], patience: int, higher: bool) -> tuple[int, float, int, float]:
     """(best epoch, best value, epochs trained, seconds trained) had training stopped after `patience`
     evaluations in a row without a new best. Epochs count from 1."""
-    best, best_epoch = None, 0
-    for epoch, (_, value) in enumerate(curve, start=1):
-        if best is None or (value > best if higher else value < best - RATING_TOL):
-            best, best_epoch = value, epoch
-        elif epoch - best_epoch >= patience:
-            return best_epoch, best, epoch, curve[epoch - 1][0]
-    return best_epoch, best, len(curve), curve[-1][0] if curve else 0.0
+    rule = EarlyStopping(patience, higher, 0.0 if higher else RMSE_MIN_GAIN)
+    for epoch, (seconds, value) in enumerate(curve, start=1):
+        rule.update(epoch, value)
+        if rule.stop:
+            return rule.best_epoch, rule.best, epoch, seconds
+    return rule.best_epoch, rule.best, len(curve), curve[-1][0] if curve else 0.0
 
 
 def table(rows: list[dict], patiences: list[int]) -> str:

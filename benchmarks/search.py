@@ -54,6 +54,8 @@ def rating_worker(model: str, data: str, pairs: list[str], seed: int, patience: 
     from l4r.models import rating
     from l4r.stages.backbone import parse_hp
 
+    from backbones import curve  # this folder's top-k worker script, first on sys.path
+
     torch.set_num_threads(1)
     ds = datamod.load(data)
     t = rating.train(model, ds, seed, parse_hp(pairs), patience=patience, held_out=False)
@@ -63,15 +65,6 @@ def rating_worker(model: str, data: str, pairs: list[str], seed: int, patience: 
             "seconds": round(t.seconds, 2),
             "s_to_best": round(sum(h["seconds"] for h in t.info["history"] if h["epoch"] <= best), 2),
             "curve": curve(t.info["history"], "valid_rmse")}
-
-
-def curve(history: list[dict], key: str) -> list[list[float]]:
-    """[[seconds since the start, validation value], ...] at the end of every epoch (benchmarks/patience.py)."""
-    out, total = [], 0.0
-    for h in history:
-        total += h["seconds"]
-        out.append([round(total, 2), round(h[key], 6)])
-    return out
 
 
 def run_one(model: str, data: str, hp: dict[str, str], seed: int, patience: int, test: bool) -> dict:

@@ -3,9 +3,33 @@
 Top-k families share l4r.models.topk (sampling, training, early stopping, ranking);
 rating models share l4r.models.rating.
 """
-# early stopping, one rule for every model (docs/backbones.md): training stops after PATIENCE validation
-# evaluations in a row without a new best (top-k: higher NDCG@10; rating: RMSE lower by more than 1e-5)
 PATIENCE = 20  # 10 stopped SASRec, MF and LightGCN on plateaus (docs/backbones.md, "Patience")
+RMSE_MIN_GAIN = 1e-5  # a new best validation RMSE is lower by more than this
+
+
+class EarlyStopping:
+    """The one early-stopping rule of every model (docs/backbones.md), also replayed by
+    benchmarks/patience.py: a new best is strictly better (higher; or lower by more than `min_gain`),
+    so a tie keeps the earlier evaluation, and training stops after `patience` evaluations in a row
+    without a new best."""
+
+    def __init__(self, patience: int = PATIENCE, higher: bool = True, min_gain: float = 0.0):
+        self.patience, self.higher, self.min_gain = patience, higher, min_gain
+        self.best, self.best_epoch, self.bad = None, 0, 0
+
+    def update(self, epoch: int, value: float) -> bool:
+        """Record one evaluation; True when it is a new best."""
+        if self.best is None or (value > self.best + self.min_gain if self.higher
+                                 else value < self.best - self.min_gain):
+            self.best, self.best_epoch, self.bad = value, epoch, 0
+            return True
+        self.bad += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        return self.bad >= self.patience
+
 
 MODELS = {
     "mf": ("l4r.models.mf", "MF", "direct"),

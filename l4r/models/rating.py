@@ -36,7 +36,7 @@ from .. import data as datamod
 from ..errors import DataError, UsageError
 from ..io import log, read_jsonl
 from ..seeding import seed_all
-from . import PATIENCE
+from . import PATIENCE, RMSE_MIN_GAIN, EarlyStopping
 
 MISSING = {"", "unknown", "n/a", "na", "none", "null", "nan", "-", "?", "not available"}
 AGE_EDGES = [18, 25, 35, 45, 50, 56]                      # MovieLens-1M age groups
@@ -373,7 +373,8 @@ def fit(model, x, y, xv, yv, hp: dict, lo: float, hi: float, seed: int = 0, pati
     best validation RMSE; stop after `patience` epochs without a gain."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=hp["lr"], weight_decay=hp.get("weight_decay", 0.0))
-    best, best_state, bad, history = math.inf, copy.deepcopy(model.state_dict()), 0, []
+    rule = EarlyStopping(patience, higher=False, min_gain=RMSE_MIN_GAIN)
+    best_state, history = copy.deepcopy(model.state_dict()), []
     bs, l2 = int(hp["batch_size"]), float(hp.get("l2", 0.0))
     for epoch in range(1, int(hp["epochs"]) + 1):
         t0, total = time.time(), 0.0
@@ -394,16 +395,13 @@ def fit(model, x, y, xv, yv, hp: dict, lo: float, hi: float, seed: int = 0, pati
                         "valid_mae": round(val_mae, 5), "seconds": round(time.time() - t0, 3)})
         log(f"  epoch {epoch}: train MSE {total / max(1, len(x)):.4f}  valid RMSE {val:.4f} MAE {val_mae:.4f} "
             f"({time.time() - t0:.1f}s)")
-        if val < best - 1e-5:
-            best, best_state, bad = val, copy.deepcopy(model.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= patience:
-                break
+        if rule.update(epoch, val):
+            best_state = copy.deepcopy(model.state_dict())
+        elif rule.stop:
+            break
     model.load_state_dict(best_state)
-    return {"best_valid_rmse": best, "epochs": len(history),
-            "best_epoch": min(history, key=lambda h: h["valid_rmse"])["epoch"] if history else 0,
-            "history": history}
+    return {"best_valid_rmse": math.inf if rule.best is None else rule.best, "epochs": len(history),
+            "best_epoch": rule.best_epoch, "history": history}
 
 
 # ---------------------------------------------------------------- the stage

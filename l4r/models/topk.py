@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..io import log
-from . import PATIENCE
+from . import PATIENCE, EarlyStopping
 
 
 @dataclass
@@ -210,7 +210,7 @@ def fit(model, data: TopKData, hp: dict, seed: int = 0, patience: int = PATIENCE
     """Train with Adam; keep the weights of the best validation NDCG@10; stop after `patience` evals."""
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(model.parameters(), lr=hp["lr"], weight_decay=hp.get("weight_decay", 0.0))
-    best, best_state, bad, history = -1.0, copy.deepcopy(model.state_dict()), 0, []
+    rule, best_state, history = EarlyStopping(patience), copy.deepcopy(model.state_dict()), []
     for epoch in range(1, hp["epochs"] + 1):
         t0, total, n = time.time(), 0.0, 0
         model.train()
@@ -230,12 +230,11 @@ def fit(model, data: TopKData, hp: dict, seed: int = 0, patience: int = PATIENCE
                         "valid_hr10": val["hr"], "seconds": round(time.time() - t0, 3)})
         log(f"  epoch {epoch}: loss {total / max(1, n):.4f}  valid HR@10 {val['hr']:.4f} NDCG@10 {val['ndcg']:.4f} "
             f"({time.time() - t0:.1f}s)")
-        if val["ndcg"] > best:
-            best, best_state, bad = val["ndcg"], copy.deepcopy(model.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= patience:
-                break
+        if rule.update(epoch, val["ndcg"]):
+            best_state = copy.deepcopy(model.state_dict())
+        elif rule.stop:
+            break
     if history:                       # without validation (a refit) keep the last weights
         model.load_state_dict(best_state)
+    best = -1.0 if rule.best is None else rule.best
     return {"best_valid_ndcg10": best, "epochs": len(history) * eval_every, "history": history}
