@@ -295,15 +295,19 @@ def run(prompts_path, out: str, opts: Options = Options()) -> dict:
             fh.flush()
             saved.add(rec["id"])
 
+    cost = work(todo, ways, opts.permutations, opts.max_new_tokens)
+    total, spent_work = sum(cost.values()), 0.0
     try:
         n = 0
         for batch in list_batches(engine, todo, ways, opts.batch_size, opts.max_new_tokens, opts.permutations, save):
             for rec in batch:
                 done[rec["id"]] = rec
                 save(rec)
+                spent_work += cost[rec["id"]]
             n += len(batch)
             spent = time.time() - t0
-            log(f"llm: {n}/{len(todo)} prompts ({spent:.0f}s, ETA {spent / n * (len(todo) - n):.0f}s)")
+            eta = spent / max(spent_work, 1e-9) * (total - spent_work)
+            log(f"llm: {n}/{len(todo)} prompts ({spent:.0f}s, ETA {eta:.0f}s)")
     finally:
         if fh:
             fh.close()
@@ -338,6 +342,34 @@ def check_ids(path, lines: list[tuple[int, dict]]) -> None:
             raise DataError(f"prompt id {p['id']!r} repeats (first at line {seen[p['id']]}); each prompt needs "
                             "its own id", "<stdin>" if str(path) == "-" else str(path), n, "id")
         seen[p["id"]] = n
+
+
+# decoding a token costs about ten prefill tokens here (docs/benchmarks.md: ~460 prefill tokens/s
+# against 34-60 new tokens/s at batch 16), and a token is about four characters
+DECODE_CHARS = 40
+
+
+def work(todo: list[dict], ways: dict[str, str], permutations: int, max_new_tokens: int) -> dict[str, float]:
+    """Each prompt's share of the run's compute, in prompt characters, for the ETA: a ranked prompt is
+    read once per shift; rating prompts that share a prefix read it once between them (so a user's ten
+    pointwise prompts cost about one listwise prompt, not ten); a generated answer adds its tokens."""
+    sharing: dict[str, int] = {}
+    for p in todo:
+        if ways[p["id"]] == "scale":
+            prefix = render_prompt(p)[0]
+            sharing[prefix] = sharing.get(prefix, 0) + 1
+    cost = {}
+    for p in todo:
+        prefix, suffix = render_prompt(p)
+        way = ways[p["id"]]
+        if way == "scale":
+            cost[p["id"]] = len(prefix) / sharing[prefix] + len(suffix)
+        elif way == "labels":
+            cost[p["id"]] = (len(prefix) + len(suffix)) * len(shifts(len(p["labels"]), p["task"], permutations))
+        else:
+            limit = max_new_tokens or MAX_NEW.get(p["task"], 64)
+            cost[p["id"]] = len(prefix) + len(suffix) + DECODE_CHARS * limit
+    return cost
 
 
 def list_batches(engine, todo, ways, batch_size, max_new_tokens, permutations, save=None):

@@ -318,3 +318,22 @@ def test_repeated_prompt_ids_name_the_line_and_the_id(tmp_path):
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.strip() == (f"l4r: {path}:3: id: prompt id 'x:listwise' repeats (first at line 1); "
                                    "each prompt needs its own id")
+
+
+def test_eta_weighs_prompts_by_the_work_they_cost():
+    """A user's ten pointwise prompts share one prefix and cost about one listwise prompt, so the ETA
+    of a run that starts with the listwise prompts is not ten times too long."""
+    from l4r.answering import work
+
+    history = "Rating History: " + "; ".join(f"Movie {i} (1990): 4" for i in range(10))
+    listwise = {"id": "l", "task": "listwise", "instruction": "Rank.", "input": history + "\nCandidate Items: "
+                + "; ".join(f"{t}. Movie {i} (1991)" for i, t in enumerate(labels(10))), "labels": labels(10)}
+    points = [{"id": f"p{i}", "task": "pointwise", "instruction": "Rate.", "input": history,
+               "query": f"Candidate Item: Movie {i} (1991)"} for i in range(10)]
+    ways = {"l": "labels", **{p["id"]: "scale" for p in points}}
+    cost = work([listwise, *points], ways, permutations=1, max_new_tokens=0)
+    pointwise = sum(cost[p["id"]] for p in points)
+    assert 0.5 * cost["l"] < pointwise < 2 * cost["l"]
+    assert work([listwise], ways, permutations=3, max_new_tokens=0)["l"] == 3 * cost["l"]
+    alone = work(points[:1], ways, permutations=1, max_new_tokens=0)["p0"]
+    assert alone > 5 * cost["p0"]                       # unshared, the prefix is all its own
