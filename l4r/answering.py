@@ -353,14 +353,15 @@ def work(todo: list[dict], ways: dict[str, str], permutations: int, max_new_toke
     """Each prompt's share of the run's compute, in prompt characters, for the ETA: a ranked prompt is
     read once per shift; rating prompts that share a prefix read it once between them (so a user's ten
     pointwise prompts cost about one listwise prompt, not ten); a generated answer adds its tokens."""
+    texts = {p["id"]: render_prompt(p) for p in todo}
     sharing: dict[str, int] = {}
     for p in todo:
         if ways[p["id"]] == "scale":
-            prefix = render_prompt(p)[0]
+            prefix = texts[p["id"]][0]
             sharing[prefix] = sharing.get(prefix, 0) + 1
     cost = {}
     for p in todo:
-        prefix, suffix = render_prompt(p)
+        prefix, suffix = texts[p["id"]]
         way = ways[p["id"]]
         if way == "scale":
             cost[p["id"]] = len(prefix) / sharing[prefix] + len(suffix)
