@@ -81,6 +81,40 @@ def test_ten_is_scored_exactly_when_digits_split(digits_engine):
     assert ans.probs[9] > 0 and sum(ans.probs) == pytest.approx(1.0)
 
 
+def brute_force(e, text, choices):
+    """Each choice's probability from one full forward pass per token prefix (the definition)."""
+    ids = e.tok.encode(text, add_special_tokens=False)
+    toks = {c: e.tok.encode(c, add_special_tokens=False) for c in choices}
+    logp = []
+    for c in choices:
+        t = toks[c]
+        v = sum(float(full_logprobs(e, ids + t[:j])[t[j]]) for j in range(len(t)))
+        more = {o[len(c)] for o in choices if o != c and o.startswith(c)}
+        if more:
+            after = full_logprobs(e, ids + t)
+            goes_on = [i for i in range(len(e.tok)) if e.tok.decode([i])[:1] in more]
+            v += math.log(1 - float(after[goes_on].exp().sum()))
+        logp.append(v)
+    top = max(logp)
+    want = [math.exp(v - top) for v in logp]
+    return [w / sum(want) for w in want]
+
+
+@pytest.mark.parametrize("choices", [[str(i) for i in range(1, 11)], ["1", "2", "10", "20", "21"]])
+def test_multi_token_choices_in_a_batch_match_one_pass_per_prefix(digits_engine, choices):
+    """Texts of different lengths, alone and sharing a prefix, with one token-tree branch (1-10) or
+    several (10, 20, 21): each row's answer equals the brute-force definition."""
+    e = digits_engine
+    pre = "Rating History: Star 1: 4; Night 2: 3"
+    sufs = ["\nCandidate Item: River 3\n\n### Response:\n", "\nCandidate Item: King\n\n### Response:\n"]
+    alone = ["Predict. History: a long one, Star 1: 4; Night 2: 3; Moon 7: 5\n\n### Response:\n", "Short:\n"]
+    got = e.score([pre, pre] + alone, sufs + ["", ""], choices)
+    for text, ans in zip([pre + s for s in sufs] + alone, got):
+        assert ans.probs == pytest.approx(brute_force(e, text, choices), abs=1e-5)
+    plan = e.plan(choices)
+    assert len(plan["leaves"]) == (1 if len(choices) == 10 else 2)
+
+
 def labelled_prompt(task, names, tag_list=None):
     tag_list = tag_list or labels(len(names))
     cands = [[str(i + 1), n] for i, n in enumerate(names)]

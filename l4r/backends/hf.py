@@ -3,9 +3,12 @@ of answer choices in one batched forward pass (the shared prompt prefix computed
 
 Scoring reads the next-token log-probabilities after the prompt. A choice of one token (the
 labels A..Z, the digits of 1-5) needs nothing more; a choice of several tokens ("10" is "1","0"
-in SmolLM2 and LLaMA) adds a row per distinct token prefix to the same batch, and a choice that
-begins another ("1" of "10") multiplies by the probability that the next token does not continue
-it. So a 1-10 scale is scored exactly in one batched pass of 2 rows per prompt.
+in SmolLM2 and LLaMA) also needs the distribution after each of its token prefixes, read from the
+same row: the prompt is followed by the choice's tokens and the logits are kept at each of those
+positions (causal attention: what follows a position does not change it). A choice that begins
+another ("1" of "10") multiplies by the probability that the next token does not continue it. So a
+1-10 scale is scored exactly with one row of the prompt plus one token (one row per prompt and
+branch of the choices' token tree: "10" and "20" starting with different tokens would take two).
 
 Weights load in bfloat16 on CUDA and on CPUs with AMX-BF16 or AVX512-BF16 (`dtype="auto"`), else float32.
 Supports transformers 4.50 to 5.x: the cache argument is `cache` (5.x) or `past_key_values`.
@@ -94,8 +97,14 @@ class HFBackend(Backend):
                 if more:
                     contexts.add(t)
                     stops[c] = [i for i, ch in enumerate(self.first_chars()) if ch and ch in more]
-            self._plans[key] = {"ids": ids, "contexts": sorted(contexts, key=lambda x: (len(x), x)),
-                                "stops": stops}
+            contexts = sorted(contexts, key=lambda x: (len(x), x))
+            leaves = [c for c in contexts if not any(len(o) > len(c) and o[:len(c)] == c for o in contexts)]
+            read = {}
+            for c in contexts:    # the row (leaf) that passes through c, and how far c is from its end
+                leaf = next(i for i, lf in enumerate(leaves) if lf[:len(c)] == c)
+                read[c] = (leaf, len(leaves[leaf]) - len(c))
+            self._plans[key] = {"ids": ids, "contexts": contexts, "leaves": leaves, "read": read,
+                                "keep": 1 + max(len(lf) for lf in leaves), "stops": stops}
         return self._plans[key]
 
     def first_chars(self) -> list[str]:
@@ -121,18 +130,18 @@ class HFBackend(Backend):
 
     def _score_group(self, prefix: str, texts: list[str], choices, plan) -> list[Answer]:
         """`texts` continuing `prefix` (computed once; "" for none), in one batch of rows: each text
-        plus each token prefix the choices need."""
+        plus each leaf of the choices' token tree, read at every position a choice needs."""
         pre = self.tok.encode(prefix, add_special_tokens=False) if prefix else []
         enc = [self.tok.encode(t, add_special_tokens=False) for t in texts]
-        rows = [ids + list(ctx) for ids in enc for ctx in plan["contexts"]]
-        logprobs = self._last_logprobs(pre, rows)
+        rows = [ids + list(leaf) for ids in enc for leaf in plan["leaves"]]
+        logprobs = self._last_logprobs(pre, rows, plan["keep"])
         return self._answers(logprobs, [len(pre) + len(e) for e in enc], choices, plan)
 
     def _answers(self, logprobs, n_tokens, choices, plan) -> list[Answer]:
-        per = len(plan["contexts"])
+        per, last = len(plan["leaves"]), plan["keep"] - 1
         answers = []
         for r, n in enumerate(n_tokens):
-            lp = {ctx: logprobs[r * per + k] for k, ctx in enumerate(plan["contexts"])}
+            lp = {ctx: logprobs[r * per + leaf, last - back] for ctx, (leaf, back) in plan["read"].items()}
             scores = [self._choice_logprob(lp, c, t, plan) for c, t in zip(choices, plan["ids"])]
             top = max(scores)
             mass = [math.exp(s - top) for s in scores]
@@ -149,8 +158,9 @@ class HFBackend(Backend):
             total += math.log(max(1.0 - cont, 1e-30))
         return total
 
-    def _last_logprobs(self, prefix_ids: list[int], rows: list[list[int]]):
-        """Log-softmax of the next token after each row (rows continue `prefix_ids`, computed once)."""
+    def _last_logprobs(self, prefix_ids: list[int], rows: list[list[int]], keep: int = 1):
+        """Log-softmax of the next token at each row's last `keep` positions, shape (rows, keep, vocab);
+        rows continue `prefix_ids` (computed once) and are left-padded, so they end together."""
         torch = self.torch
         width = max(len(r) for r in rows)
         pad = self.tok.pad_token_id
@@ -169,5 +179,5 @@ class HFBackend(Backend):
             mask = torch.cat([torch.ones(len(rows), n_pre, dtype=mask.dtype, device=self.device), mask], dim=1)
         with torch.no_grad():
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=bool(n_pre),
-                                logits_to_keep=1, **kwargs).logits[:, -1]
+                                logits_to_keep=keep, **kwargs).logits[:, -keep:]
         return logits.float().log_softmax(-1).cpu()
