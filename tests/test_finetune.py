@@ -136,8 +136,9 @@ def test_truncation_cuts_input_from_the_left_and_keeps_output(tiny):
 
 
 def test_logits_only_at_outputs_give_the_models_own_loss(tiny):
-    """output_loss makes logits only where an output token is predicted; the loss must equal the
-    model's full-logits loss on the same right-padded batch (and so must its gradient)."""
+    """output_loss makes logits only where an output token is predicted and passes no padding mask;
+    the loss must equal the model's full-logits loss with the mask on the same right-padded batch
+    (and so must its gradient)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -147,6 +148,7 @@ def test_logits_only_at_outputs_give_the_models_own_loss(tiny):
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     batch = collate([encode(r, tok, 2048) for r in recs[:4]], tok.pad_token_id)
+    assert (batch["attention_mask"] == 0).any()    # padded rows: output_loss passes no mask
     full = model(**batch).loss
     (g_full,) = torch.autograd.grad(full, model.model.embed_tokens.weight)
     mine = output_loss(model, batch)

@@ -146,14 +146,17 @@ def keeps_2d_logits() -> bool:
 def output_loss(engine, batch: dict):
     """Eq. 8 as the model's own loss (the mean cross-entropy of the output tokens), with logits made
     only where an output token is predicted: the prompt's logits (most of a vocab-sized matrix per
-    token) are never computed. Transformers without 2-D `logits_to_keep` masks get the full logits."""
+    token) are never computed. Transformers without 2-D `logits_to_keep` masks get the full logits.
+    No padding mask goes in: the batch is right-padded (collate), so causal attention alone keeps
+    every real token from seeing padding, and only the padded positions, which carry no label, change;
+    attention then runs its causal kernel instead of a full square under an explicit mask."""
     import torch.nn.functional as F
 
     if not keeps_2d_logits():
         return engine(**batch).loss
     target = batch["labels"][:, 1:]
     keep = F.pad(target != IGNORE, (0, 1))  # position t predicts token t + 1
-    logits = engine(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep).logits
+    logits = engine(input_ids=batch["input_ids"], logits_to_keep=keep).logits
     return F.cross_entropy(logits.float(), target[target != IGNORE])
 
 
