@@ -34,6 +34,7 @@ ROWS = {  # name: (flags after BASE, dtype of its matmuls)
                                                      "--no-group-by-length"], "bfloat16"),
     "ZeRO-0, bf16 autocast, micro 4": (["--zero-stage", "0", "--dtype", "bfloat16", "--micro-batch", "4"], "bfloat16"),
     "ZeRO-0, bf16 autocast, micro 1": (["--zero-stage", "0", "--dtype", "bfloat16", "--micro-batch", "1"], "bfloat16"),
+    "ZeRO-0, bf16 autocast, micro 8": (["--zero-stage", "0", "--dtype", "bfloat16", "--micro-batch", "8"], "bfloat16"),
 }
 BEFORE = (["--micro-batch", "4"], "float32")
 
