@@ -7,7 +7,10 @@ kept at both positions: one row per prompt), on real rating prompts, in one proc
 
 Prints a markdown table: prompts/s of each layout over the first --n prompts, as `l4r llm` batches them
 (`score_batches`, batches of 16, after one warm-up batch; the two layouts alternate --reps times), and
-the largest difference between their probabilities (the same numbers up to the dtype's rounding).
+the largest difference between their probabilities, and, for scale, between two batchings of the same
+layout (batches of 16 against 8: the same numbers, only the padding differs). In float32 both are
+rounding (about 1e-5); in bfloat16 (`--dtype auto` on a CPU with bf16 matmuls) a different batch
+moves a probability by up to a few hundredths either way.
 """
 from __future__ import annotations
 
@@ -27,12 +30,16 @@ def one_row_per_prefix(plan: dict) -> dict:
             "read": {c: (i, 0) for i, c in enumerate(plan["contexts"])}}
 
 
-def timed(engine, prompts, batch_size) -> tuple[float, list[list[float]]]:
+def timed(engine, prompts, batch_size: int = 16) -> tuple[float, list[list[float]]]:
     from l4r.answering import score_batches
 
     t = time.time()
     probs = [r["probs"] for batch in score_batches(engine, prompts, batch_size) for r in batch]
     return len(prompts) / (time.time() - t), probs
+
+
+def largest_difference(a: list[list[float]], b: list[list[float]]) -> float:
+    return max(abs(x - y) for p, q in zip(a, b) for x, y in zip(p, q))
 
 
 def main() -> None:
@@ -42,6 +49,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=256)
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--dtype", default="auto", help="auto (bf16 where the CPU has it), float32, bfloat16")
     a = ap.parse_args()
     import torch
     from l4r.answering import scale_choices
@@ -49,7 +57,7 @@ def main() -> None:
 
     torch.set_num_threads(a.threads)
     prompts = [p for p in map(json.loads, a.prompts.read_text().splitlines()) if p.get("task") == "rating"][: a.n]
-    engine = HFBackend(a.model, device="cpu")
+    engine = HFBackend(a.model, device="cpu", dtype=a.dtype)
     choices = scale_choices(prompts[0])
     layouts = {"one row per branch (now)": engine.plan(choices)}
     layouts["one row per token prefix (before)"] = one_row_per_prefix(layouts["one row per branch (now)"])
@@ -64,12 +72,16 @@ def main() -> None:
             s, probs[name] = timed(engine, prompts, 16)
             speed[name].append(s)
     now, before = probs.values()
-    diff = max(abs(x - y) for p, q in zip(now, before) for x, y in zip(p, q))
+    diff = largest_difference(now, before)
+    engine._plans[tuple(choices)] = layouts["one row per branch (now)"]
+    batching = largest_difference(now, timed(engine, prompts, 8)[1])
     print("| layout | rows per prompt | prompts/s (each rep) |")
     print("|---|---:|---|")
     for name, plan in layouts.items():
         print(f"| {name} | {len(plan['leaves'])} | {', '.join(f'{s:.2f}' for s in speed[name])} |")
-    print(f"\nlargest probability difference between the layouts: {diff:.5f}; load after {os.getloadavg()[0]:.2f}")
+    print(f"\n{a.dtype} weights ({engine.model.dtype}). Largest probability difference between the layouts: "
+          f"{diff:.5f}; between batches of 16 and 8 in the layout of now: {batching:.5f}; "
+          f"load after {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
