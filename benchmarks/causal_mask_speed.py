@@ -34,7 +34,7 @@ def main() -> None:
     import torch.nn.functional as F
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from l4r.backends.weights import resolve
-    from l4r.stages.finetune import IGNORE, collate, encode
+    from l4r.stages.finetune import IGNORE, collate, encode, output_loss
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -46,13 +46,16 @@ def main() -> None:
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     batches = [collate(examples[i:i + a.micro], pad) for i in range(0, len(examples), 2 * a.micro)][: a.batches]
 
-    def step(batch, masked: bool):
+    def masked_loss(batch):
+        """output_loss as it was: the same, with the padding mask passed."""
         target = batch["labels"][:, 1:]
         keep = F.pad(target != IGNORE, (0, 1))
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep).logits
+        return F.cross_entropy(logits.float(), target[target != IGNORE])
+
+    def step(batch, masked: bool):
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"] if masked else None,
-                           logits_to_keep=keep).logits
-        loss = F.cross_entropy(logits.float(), target[target != IGNORE])
+            loss = masked_loss(batch) if masked else output_loss(model, batch)
         model.zero_grad(set_to_none=True)
         loss.backward()
         return float(loss), model.model.layers[0].self_attn.q_proj.weight.grad.clone()

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def one_row_per_prefix(plan: dict) -> dict:
     """The plan as the scorer laid it out before: every token prefix its own row, read at its end."""
-    return {**plan, "leaves": plan["contexts"], "keep": 1,
-            "read": {c: (i, 0) for i, c in enumerate(plan["contexts"])}}
+    prefixes = list(plan["read"])
+    return {**plan, "leaves": prefixes, "keep": 1, "read": {c: (i, 0) for i, c in enumerate(prefixes)}}
 
 
 def timed(engine, prompts, batch_size: int = 16) -> tuple[float, list[list[float]]]:

@@ -84,8 +84,10 @@ class HFBackend(Backend):
     # -- scoring ---------------------------------------------------------------------------------
 
     def plan(self, choices: list[str]) -> dict:
-        """Token ids of each choice, the token prefixes whose next-token distribution is needed
-        (() is the prompt itself), and for choices that begin another, the ids that continue them."""
+        """Token ids of each choice; the token prefixes whose next-token distribution is needed (()
+        is the prompt itself), each read (`read`) from a row that appends one of the `leaves` (the
+        longest prefixes) at its distance from that row's end; and for choices that begin another, the
+        ids that continue them."""
         key = tuple(choices)
         if key not in self._plans:
             ids = [tuple(self.tok.encode(c, add_special_tokens=False)) for c in choices]
@@ -103,7 +105,7 @@ class HFBackend(Backend):
             for c in contexts:    # the row (leaf) that passes through c, and how far c is from its end
                 leaf = next(i for i, lf in enumerate(leaves) if lf[:len(c)] == c)
                 read[c] = (leaf, len(leaves[leaf]) - len(c))
-            self._plans[key] = {"ids": ids, "contexts": contexts, "leaves": leaves, "read": read,
+            self._plans[key] = {"ids": ids, "leaves": leaves, "read": read,
                                 "keep": 1 + max(len(lf) for lf in leaves), "stops": stops}
         return self._plans[key]
 
