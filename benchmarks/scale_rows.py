@@ -6,7 +6,7 @@ kept at both positions: one row per prompt), on real rating prompts, in one proc
         out/bookcrossing/exp/rating/deepfm/s0/prompts-ift.jsonl out/bookcrossing/exp/rating/deepfm/s0/llm-ift
 
 Prints a markdown table: prompts/s of each layout over the first --n prompts, as `l4r llm` batches them
-(`score_batches`, batches of 16, after one warm-up batch; the two layouts alternate --reps times), and
+(`score_plan` and `score_one`, batches of 16, after one warm-up batch; the two layouts alternate --reps times), and
 the largest difference between their probabilities, and, for scale, between two batchings of the same
 layout (batches of 16 against 8: the same numbers, only the padding differs). In float32 both are
 rounding (about 1e-5); in bfloat16 (`--dtype auto` on a CPU with bf16 matmuls) a different batch
@@ -31,10 +31,10 @@ def one_row_per_prefix(plan: dict) -> dict:
 
 
 def timed(engine, prompts, batch_size: int = 16) -> tuple[float, list[list[float]]]:
-    from l4r.answering import score_batches
+    from l4r.answering import score_one, score_plan
 
     t = time.time()
-    probs = [r["probs"] for batch in score_batches(engine, prompts, batch_size) for r in batch]
+    probs = [r["probs"] for batch in score_plan(prompts, batch_size) for r in score_one(engine, batch)]
     return len(prompts) / (time.time() - t), probs
 
 

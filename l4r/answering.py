@@ -11,9 +11,10 @@ on stderr and in OUT.stats.json. Three ways to answer, chosen per prompt (`answe
 - generate (`--answer titles`, unlabelled prompts, attribute): greedy decoding, batched by
   length; answers are parsed back (labels or titles), hallucinations and duplicates counted.
 Resume: finished batches are appended to OUT.partial; a rerun skips ids already there (a torn
-last line is cut off first); the final file appears (renamed) only when every prompt is
-answered. A prompt whose engine call failed is recorded `status: failed`; the run then exits
-non-zero naming how many, and a rerun asks only for those.
+last line is cut off first) and batches as the first run did (batches are planned over every
+prompt), so its answers equal an uninterrupted run's; the final file appears (renamed) only when
+every prompt is answered. A prompt whose engine call failed is recorded `status: failed`; the run
+then exits non-zero naming how many, and a rerun asks only for those.
 """
 from __future__ import annotations
 
@@ -118,35 +119,38 @@ def generated(prompt: dict, a) -> dict:
                                      "completion_tokens": a.completion_tokens})
 
 
-def generate_batches(engine, prompts, batch_size, max_new_tokens, save=None):
-    """Yield lists of completions, prompts sorted by length so batches pad little; `save` gets each
-    completion as soon as its answer arrives (before the batch is complete)."""
-    texts = {p["id"]: "".join(render_prompt(p)) for p in prompts}
-    order = sorted(prompts, key=lambda p: len(texts[p["id"]]))
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
-        limit = max_new_tokens or max(MAX_NEW.get(p["task"], 64) for p in batch)
-        each = (lambda i, a: save(generated(batch[i], a))) if save else None
-        answers = engine_call(batch, engine.generate, [texts[p["id"]] for p in batch], limit, each=each)
-        yield [generated(p, a) for p, a in zip(batch, answers)]
+def generate_plan(prompts, batch_size):
+    """Batches of prompts to decode, sorted by length so a batch pads little."""
+    order = sorted(prompts, key=lambda p: len("".join(render_prompt(p))))
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def score_batches(engine, prompts, batch_size):
-    """Yield lists of completions for rating-like prompts; prompts sharing a prefix go together."""
+def generate_one(engine, batch, max_new_tokens, save=None):
+    """Completions of one batch; `save` gets each as soon as its answer arrives (engines that answer
+    texts one by one), before the batch is complete."""
+    limit = max_new_tokens or max(MAX_NEW.get(p["task"], 64) for p in batch)
+    each = (lambda i, a: save(generated(batch[i], a))) if save else None
+    answers = engine_call(batch, engine.generate, ["".join(render_prompt(p)) for p in batch], limit, each=each)
+    return [generated(p, a) for p, a in zip(batch, answers)]
+
+
+def score_plan(prompts, batch_size):
+    """Batches of rating-like prompts; prompts sharing a prefix go together, one scale per batch."""
     groups: dict[tuple, list[dict]] = {}
     for p in prompts:
         groups.setdefault((tuple(scale_choices(p)), render_prompt(p)[0]), []).append(p)
-    batch: list[dict] = []
+    batches, batch = [], []
     for members in groups.values():
         if batch and scale_choices(batch[0]) != scale_choices(members[0]):
-            yield score_one(engine, batch)
+            batches.append(batch)
             batch = []
         batch += members
         if len(batch) >= batch_size:
-            yield score_one(engine, batch)
+            batches.append(batch)
             batch = []
     if batch:
-        yield score_one(engine, batch)
+        batches.append(batch)
+    return batches
 
 
 def score_one(engine, batch):
@@ -192,15 +196,14 @@ def variants(prompt: dict, permutations: int):
         yield prefix, suffix, [item for item, _ in order]
 
 
-def rank_batches(engine, prompts, batch_size, permutations):
-    """Yield lists of completions ranked by the mean label probability over the shifts; prompts are
-    grouped by their number of labels and sorted by length, so a batch pads little."""
+def rank_plan(prompts, batch_size):
+    """Batches of labelled prompts, grouped by their number of labels and sorted by length, so a batch
+    pads little."""
     by_size: dict[int, list[dict]] = {}
     for p in sorted(prompts, key=lambda p: len("".join(render_prompt(p)))):
         by_size.setdefault(len(p["labels"]), []).append(p)
-    for members in by_size.values():
-        for start in range(0, len(members), batch_size):
-            yield rank_one(engine, members[start:start + batch_size], permutations)
+    return [members[start:start + batch_size] for members in by_size.values()
+            for start in range(0, len(members), batch_size)]
 
 
 def rank_one(engine, batch, permutations):
@@ -287,7 +290,7 @@ def run(prompts_path, out: str, opts: Options = Options()) -> dict:
     t0 = time.time()
     engine = get(backend, model=model, **opts.engine) if todo else None
     fh = open(partial, "a", encoding="utf-8") if partial else None
-    saved: set[str] = set()
+    saved: set[str] = set(done)
 
     def save(rec: dict) -> None:
         if fh and rec["id"] not in saved:
@@ -299,7 +302,7 @@ def run(prompts_path, out: str, opts: Options = Options()) -> dict:
     total, spent_work = sum(cost.values()), 0.0
     try:
         n = 0
-        for batch in list_batches(engine, todo, ways, opts.batch_size, opts.max_new_tokens, opts.permutations, save):
+        for batch in list_batches(engine, prompts, ways, opts, set(done), save):
             for rec in batch:
                 done[rec["id"]] = rec
                 save(rec)
@@ -373,14 +376,22 @@ def work(todo: list[dict], ways: dict[str, str], permutations: int, max_new_toke
     return cost
 
 
-def list_batches(engine, todo, ways, batch_size, max_new_tokens, permutations, save=None):
-    pick = {w: [p for p in todo if ways[p["id"]] == w] for w in ("generate", "labels", "scale")}
-    if pick["generate"]:
-        yield from generate_batches(engine, pick["generate"], batch_size, max_new_tokens, save)
-    if pick["labels"]:
-        yield from rank_batches(engine, pick["labels"], batch_size, permutations)
-    if pick["scale"]:
-        yield from score_batches(engine, pick["scale"], batch_size)
+def list_batches(engine, prompts, ways, opts, done, save=None):
+    """Yield lists of new completions, batch by batch. Batches are planned over every prompt, answered
+    or not, so a resumed run batches as an uninterrupted one does; a batch whose prompts are all in
+    `done` is skipped. An engine whose answers depend on their batch neighbours (hf: padding, bf16
+    kernels that round by shape) answers a partly done batch whole and only the new answers are kept,
+    so a resumed run writes what an uninterrupted one writes; other engines are asked only the rest."""
+    pick = {w: [p for p in prompts if ways[p["id"]] == w] for w in ("generate", "labels", "scale")}
+    plans = [(b, lambda b: generate_one(engine, b, opts.max_new_tokens, save))
+             for b in generate_plan(pick["generate"], opts.batch_size)]
+    plans += [(b, lambda b: rank_one(engine, b, opts.permutations)) for b in rank_plan(pick["labels"], opts.batch_size)]
+    plans += [(b, lambda b: score_one(engine, b)) for b in score_plan(pick["scale"], opts.batch_size)]
+    for batch, answer in plans:
+        missing = [p for p in batch if p["id"] not in done]
+        if missing:
+            asked = batch if getattr(engine, "batch_sensitive", False) else missing
+            yield [rec for rec in answer(asked) if rec["id"] not in done]
 
 
 def engine_call(prompts, call, *args, **kwargs):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -371,3 +372,23 @@ def test_eta_weighs_prompts_by_the_work_they_cost():
     assert work([listwise], ways, permutations=3, max_new_tokens=0)["l"] == 3 * cost["l"]
     alone = work(points[:1], ways, permutations=1, max_new_tokens=0)["p0"]
     assert alone > 5 * cost["p0"]                       # unshared, the prefix is all its own
+
+
+@pytest.mark.skipif(not __import__("l4r.backends.hf", fromlist=["cpu_bf16"]).cpu_bf16(),
+                    reason="this CPU has no bf16 matrix instructions (the case where batches change answers)")
+def test_a_resumed_bf16_run_writes_what_an_uninterrupted_run_writes(prepared, backbone_out, tiny_llm, tmp_path):
+    """In bf16 a prompt's probabilities move with its batch (padding, kernels that round by shape), so a
+    resume must batch as the first run did: answers kept from any subset of batches, the rest asked again,
+    give the uninterrupted run's file byte for byte, ranking and rating prompts alike."""
+    prompts = tmp_path / "p.jsonl"
+    l4r("prompt", "--data", prepared, "--candidates", backbone_out / "candidates.jsonl", "--embeddings",
+        backbone_out / "embeddings.jsonl", "--split", "valid,test", "--tasks", "listwise,pointwise", "-o", prompts)
+    args = ["llm", prompts, "--model", tiny_llm, "--batch-size", "4", "--dtype", "bfloat16"]
+    whole, out = tmp_path / "whole.jsonl", tmp_path / "c.jsonl"
+    l4r(*args, "-o", whole)
+    full = whole.read_text().splitlines()
+    kept = full[::3]                                     # cuts through batches: each batch is partly answered
+    Path(str(out) + ".partial").write_text("".join(line + "\n" for line in kept))
+    again = l4r(*args, "-o", out)
+    assert f"resuming: {len(kept)} answered, {len(full) - len(kept)} to go" in again.stderr
+    assert out.read_text() == whole.read_text()

@@ -14,6 +14,9 @@ renders prompt records to text (l4r.prompts.render), batches, resumes, and parse
   a prefix may reuse its computation. Answer.text is the most likely choice; prompt_tokens counts
   the tokens read. Engines that see only the top-k log-probabilities say how they filled the rest
   in Answer.extra["score"].
+- batch_sensitive: whether an answer depends on the other texts in its call (padding, kernels that
+  round by shape). A resumed run then re-asks a partly answered batch whole, to write what an
+  uninterrupted run writes; engines that answer each text alone are asked only what is missing.
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ def best_choice(choices: list[str], probs: list[float]) -> str:
 class Backend:
     name = "base"
     model = ""
+    batch_sensitive = False
 
     def generate(self, texts: list[str], max_new_tokens: int, each=None) -> list[Answer]:
         raise NotImplementedError

@@ -44,6 +44,7 @@ def pick_dtype(dtype: str, device: str) -> str:
 
 class HFBackend(Backend):
     name = "hf"
+    batch_sensitive = True      # left padding and bf16 kernels: a prompt's numbers move with its batch
 
     def __init__(self, model: str = "smollm2", device: str | None = None, dtype: str = "auto", **_):
         import torch
