@@ -392,3 +392,40 @@ def test_a_resumed_bf16_run_writes_what_an_uninterrupted_run_writes(prepared, ba
     again = l4r(*args, "-o", out)
     assert f"resuming: {len(kept)} answered, {len(full) - len(kept)} to go" in again.stderr
     assert out.read_text() == whole.read_text()
+
+
+def vllm_like(e, ids, rows, k):
+    """What vLLM returns for each request text+row with prompt_logprobs=k and logprobs=k, from the hf
+    model's full distributions: at each prompt position its top k and the prompt token's own, and the
+    top k of the one generated step."""
+    from types import SimpleNamespace
+
+    def step(lp, own):
+        keep = set(lp.topk(k).indices.tolist()) | ({own} if own is not None else set())
+        return {t: SimpleNamespace(logprob=float(lp[t])) for t in keep}
+
+    outs = []
+    for row in rows:
+        full = ids + list(row)
+        with torch.no_grad():
+            lp = e.model(torch.tensor([full])).logits[0].float().log_softmax(-1)
+        prompt = [None] + [step(lp[j - 1], full[j]) for j in range(1, len(full))]
+        outs.append(SimpleNamespace(prompt_logprobs=prompt, outputs=[SimpleNamespace(logprobs=[step(lp[-1], None)])]))
+    return outs
+
+
+@pytest.mark.parametrize("choices", [[str(i) for i in range(1, 11)], ["1", "2", "10", "20", "21"]])
+def test_vllm_scores_multi_token_choices_from_prompt_logprobs_as_hf_does(digits_engine, choices):
+    """The vLLM backend's reading of prompt logprobs (top 2 per position plus the prompt's own token)
+    gives the hf backend's exact probabilities where digits are single tokens."""
+    from l4r.backends.vllm import choice_rows, exact_distribution, read_rows
+
+    e = digits_engine
+    first = [e.tok.decode([i])[:1] for i in range(len(e.tok))]
+    plan = choice_rows(choices, lambda c: e.tok.encode(c, add_special_tokens=False), first)
+    assert len(plan["rows"]) == (9 if len(choices) == 10 else 3)      # 2..9 and 10; or 10, 20, 21
+    for text in ("Predict the rating. Rating History: Star 1: 4\n\n### Response:\n", "Short:\n"):
+        ids = e.tok.encode(text, add_special_tokens=False)
+        seen = read_rows(vllm_like(e, ids, plan["rows"], k=2), len(ids), plan["rows"])
+        (want,) = e.score([text], [""], choices)
+        assert exact_distribution(plan, seen) == pytest.approx(want.probs, abs=1e-5)
