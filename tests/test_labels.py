@@ -421,8 +421,7 @@ def test_vllm_scores_multi_token_choices_from_prompt_logprobs_as_hf_does(digits_
     from l4r.backends.vllm import choice_rows, exact_distribution, read_rows
 
     e = digits_engine
-    first = [e.tok.decode([i])[:1] for i in range(len(e.tok))]
-    plan = choice_rows(choices, lambda c: e.tok.encode(c, add_special_tokens=False), first)
+    plan = choice_rows(choices, lambda c: e.tok.encode(c, add_special_tokens=False), e.first_chars)
     assert len(plan["rows"]) == (9 if len(choices) == 10 else 3)      # 2..9 and 10; or 10, 20, 21
     for text in ("Predict the rating. Rating History: Star 1: 4\n\n### Response:\n", "Short:\n"):
         ids = e.tok.encode(text, add_special_tokens=False)

@@ -20,6 +20,7 @@ renders prompt records to text (l4r.prompts.render), batches, resumes, and parse
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -35,6 +36,24 @@ class Answer:
 def extends(choice: str, choices: list[str]) -> str:
     """The characters that, written right after `choice`, begin a longer choice ("0" for "1" of 1-10)."""
     return "".join(sorted({d[len(choice)] for d in choices if len(d) > len(choice) and d.startswith(choice)}))
+
+
+def continuations(choices: list[str], first_chars) -> dict[str, list[int]]:
+    """For each choice that begins a longer one ("1" of "10"): the ids of the vocabulary tokens that
+    would continue it (their first character does). `first_chars()` gives each token's first
+    character; it is called only when some choice begins another."""
+    more = {c: extends(c, choices) for c in choices}
+    if not any(more.values()):
+        return {}
+    chars = first_chars()
+    return {c: [i for i, ch in enumerate(chars) if ch and ch in m] for c, m in more.items() if m}
+
+
+def renormalise(logprobs: list[float]) -> list[float]:
+    """Probabilities over the choices from their log-probabilities (a softmax)."""
+    top = max(logprobs)
+    mass = [math.exp(v - top) for v in logprobs]
+    return [m / sum(mass) for m in mass]
 
 
 def best_choice(choices: list[str], probs: list[float]) -> str:

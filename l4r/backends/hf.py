@@ -22,7 +22,7 @@ import time
 
 from ..io import log
 from .weights import resolve
-from .base import Answer, Backend, best_choice, extends
+from .base import Answer, Backend, best_choice, continuations, renormalise
 
 
 def cpu_bf16() -> bool:
@@ -92,14 +92,12 @@ class HFBackend(Backend):
         key = tuple(choices)
         if key not in self._plans:
             ids = [tuple(self.tok.encode(c, add_special_tokens=False)) for c in choices]
+            stops = continuations(choices, self.first_chars)
             contexts = {()}
-            stops = {}
             for c, t in zip(choices, ids):
                 contexts.update(t[:j] for j in range(1, len(t)))
-                more = extends(c, choices)
-                if more:
+                if c in stops:
                     contexts.add(t)
-                    stops[c] = [i for i, ch in enumerate(self.first_chars()) if ch and ch in more]
             contexts = sorted(contexts, key=lambda x: (len(x), x))
             leaves = [c for c in contexts if not any(len(o) > len(c) and o[:len(c)] == c for o in contexts)]
             read = {}
@@ -145,11 +143,7 @@ class HFBackend(Backend):
         answers = []
         for r, n in enumerate(n_tokens):
             lp = {ctx: logprobs[r * per + leaf, last - back] for ctx, (leaf, back) in plan["read"].items()}
-            scores = [self._choice_logprob(lp, c, t, plan) for c, t in zip(choices, plan["ids"])]
-            top = max(scores)
-            mass = [math.exp(s - top) for s in scores]
-            total = sum(mass)
-            probs = [m / total for m in mass]
+            probs = renormalise([self._choice_logprob(lp, c, t, plan) for c, t in zip(choices, plan["ids"])])
             answers.append(Answer(best_choice(choices, probs), n, 0, {"score": "exact"}, probs))
         return answers
 

@@ -23,20 +23,18 @@ from __future__ import annotations
 import math
 
 from ..errors import UsageError
-from .base import Answer, Backend, best_choice, extends
+from .base import Answer, Backend, best_choice, continuations, renormalise
 from .openai import parsed_distribution, top_distribution
 
 TOP_LOGPROBS = 20
 
 
-def choice_rows(choices: list[str], encode, first_chars: list[str]) -> dict:
+def choice_rows(choices: list[str], encode, first_chars) -> dict:
     """Each choice's token ids; the rows to append to a text (the longest: every choice is a row or
     begins one); for a choice that begins another ("1" of "10"), the ids of tokens that continue it."""
     ids = [tuple(encode(c)) for c in choices]
     rows = sorted({t for t in ids if not any(len(o) > len(t) and o[:len(t)] == t for o in ids)})
-    stops = {c: {i for i, ch in enumerate(first_chars) if ch and ch in extends(c, choices)}
-             for c in choices if extends(c, choices)}
-    return {"choices": choices, "ids": ids, "rows": rows, "stops": stops}
+    return {"choices": choices, "ids": ids, "rows": rows, "stops": continuations(choices, first_chars)}
 
 
 def read_rows(outputs, n_text: int, rows: list[tuple]) -> dict[tuple, dict[int, float]]:
@@ -61,12 +59,11 @@ def exact_distribution(plan: dict, seen: dict[tuple, dict[int, float]]) -> list[
         total = sum(seen[ids[:j]][ids[j]] for j in range(len(ids)))
         stop = plan["stops"].get(choice)
         if stop:
-            cont = sum(math.exp(lp) for token, lp in seen.get(ids, {}).items() if token in stop)
+            after = seen.get(ids, {})
+            cont = sum(math.exp(after[t]) for t in stop if t in after)
             total += math.log(max(1.0 - cont, 1e-30))
         scores.append(total)
-    top = max(scores)
-    mass = [math.exp(v - top) for v in scores]
-    return [m / sum(mass) for m in mass]
+    return renormalise(scores)
 
 
 class VLLMBackend(Backend):
@@ -127,8 +124,11 @@ class VLLMBackend(Backend):
         key = tuple(choices)
         if key not in self._plans:
             tok = self.llm.get_tokenizer()
-            first = [tok.decode([i])[:1] for i in range(len(tok))]
-            self._plans[key] = choice_rows(choices, lambda c: tok.encode(c, add_special_tokens=False), first)
+
+            def first_chars():
+                return [tok.decode([i])[:1] for i in range(len(tok))]
+
+            self._plans[key] = choice_rows(choices, lambda c: tok.encode(c, add_special_tokens=False), first_chars)
         return self._plans[key]
 
     def _score_exact(self, texts: list[str], plan: dict) -> list[Answer]:
